@@ -1,1 +1,103 @@
-//! placeholder
+//! `larder-offline`: the offline store. Reads a view's source files (Parquet, CSV) with Apache
+//! DataFusion and produces Arrow record batch streams: the latest row per entity key for
+//! materialization, and point-in-time correct training sets for historical retrieval.
+//!
+//! DataFusion stays inside this crate: callers see [`RecordBatchStream`]s of plain Arrow batches.
+
+pub mod error;
+
+use std::fmt::Debug;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use larder_core::model::{DataSource, FeatureView};
+
+pub use error::{Error, Result};
+
+/// A shared, dynamically typed offline store.
+pub type OfflineStoreRef = Arc<dyn OfflineStore>;
+
+/// A stream of Arrow record batches that all share `schema`.
+pub struct RecordBatchStream {
+    /// The schema of every batch.
+    pub schema: SchemaRef,
+    /// The batches.
+    pub batches: Pin<Box<dyn Stream<Item = Result<RecordBatch>> + Send>>,
+}
+
+impl Debug for RecordBatchStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordBatchStream").field("schema", &self.schema).finish_non_exhaustive()
+    }
+}
+
+/// The latest rows of a view in a time range, as a stream, with what is known of the input size.
+#[derive(Debug)]
+pub struct LatestRows {
+    /// One row per entity key: the join-key columns (named as the view's entity columns), the
+    /// feature columns (named as the features, source types kept), then
+    /// [`EVENT_TS_COLUMN`](larder_core::model::EVENT_TS_COLUMN) and, when the source has a created
+    /// column, [`CREATED_TS_COLUMN`](larder_core::model::CREATED_TS_COLUMN) (timestamp µs, UTC).
+    pub rows: RecordBatchStream,
+    /// Rows in the source files before filtering, when the file metadata tells (for progress bars).
+    pub source_rows: Option<u64>,
+}
+
+/// Entity rows for historical retrieval: a file, or batches already in memory.
+#[derive(Debug, Clone)]
+pub enum EntityRows {
+    /// A Parquet or CSV file (format from the extension).
+    File(PathBuf),
+    /// Batches in memory (all with the same schema).
+    Batches(Vec<RecordBatch>),
+}
+
+/// One view's part of a historical request.
+#[derive(Debug, Clone)]
+pub struct ViewRequest {
+    /// The view.
+    pub view: FeatureView,
+    /// The name features are reported under with full names (the view name or a service's alias).
+    pub name_to_use: String,
+    /// The features to fetch, in request order.
+    pub features: Vec<String>,
+    /// View join key → entity-row column (a feature service's `join_key_map`); identity when absent.
+    pub join_key_map: std::collections::BTreeMap<String, String>,
+}
+
+/// A historical retrieval request.
+#[derive(Debug, Clone)]
+pub struct HistoricalRequest {
+    /// The entity rows.
+    pub entity_rows: EntityRows,
+    /// The views and features, in request order.
+    pub views: Vec<ViewRequest>,
+    /// Name output columns `<view>__<feature>` instead of `<feature>`.
+    pub full_feature_names: bool,
+}
+
+/// A backend holding the full history of every source.
+#[async_trait]
+pub trait OfflineStore: Send + Sync + Debug + 'static {
+    /// The Arrow schema of a source (as read from its files), for validation and inference.
+    async fn source_schema(&self, source: &DataSource) -> Result<SchemaRef>;
+
+    /// Per entity key, the row of `view`'s batch source with the greatest event timestamp in
+    /// `[start, end]` (both inclusive), ties broken by the greatest created timestamp;
+    /// `field_mapping` applied. Memory is bounded by the number of distinct keys, not rows.
+    async fn pull_latest(&self, view: &FeatureView, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<LatestRows>;
+
+    /// A point-in-time correct training set: every entity row, in input order, with its columns
+    /// first, then each requested feature as of the row's timestamp (within the view's ttl).
+    async fn get_historical_features(&self, request: &HistoricalRequest) -> Result<RecordBatchStream>;
+
+    /// Appends rows (pushed with `to: offline`) to `source`'s data as a new file next to it;
+    /// existing files are never rewritten. `batch` uses the source's column names.
+    async fn write_rows(&self, source: &DataSource, batch: &RecordBatch) -> Result<()>;
+}

@@ -16,6 +16,11 @@ pub use source::{DataSource, FileFormat, SourceKind};
 use crate::proto::core as pc;
 use crate::types::ValueType;
 
+/// The column of a view's rows (from the offline store, for online writes) holding the event timestamp.
+pub const EVENT_TS_COLUMN: &str = "__larder_event_ts";
+/// The column of a view's rows holding the created timestamp, when the source has one.
+pub const CREATED_TS_COLUMN: &str = "__larder_created_ts";
+
 /// Free-form `key: value` tags, sorted by key.
 pub type Tags = BTreeMap<String, String>;
 
