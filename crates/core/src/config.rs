@@ -179,34 +179,92 @@ pub struct FeatureServerConfig {
 }
 
 const TOP_LEVEL_KEYS: &[&str] = &[
-    "project", "project_description", "provider", "registry", "online_store", "offline_store",
-    "batch_engine", "batch_engine_config", "entity_key_serialization_version", "feature_server",
-    "auth", "coerce_tz_aware", "materialization", "embedding_model", "openlineage", "mlflow",
-    "data_quality_monitoring", "flags", "repo_path",
+    "project",
+    "project_description",
+    "provider",
+    "registry",
+    "online_store",
+    "offline_store",
+    "batch_engine",
+    "batch_engine_config",
+    "entity_key_serialization_version",
+    "feature_server",
+    "auth",
+    "coerce_tz_aware",
+    "materialization",
+    "embedding_model",
+    "openlineage",
+    "mlflow",
+    "data_quality_monitoring",
+    "flags",
+    "repo_path",
 ];
 const REGISTRY_KEYS: &[&str] = &[
-    "registry_type", "path", "cache_ttl_seconds", "cache_mode", "s3_additional_kwargs",
-    "purge_feast_metadata", "enable_online_feature_view_versioning",
-    "serve_features_while_materializing", "mcp", "registry_store_type", "read_path",
-    "sqlalchemy_config_kwargs", "thread_pool_executor_worker_count", "schema_mode", "cert",
-    "is_tls", "client_cert",
+    "registry_type",
+    "path",
+    "cache_ttl_seconds",
+    "cache_mode",
+    "s3_additional_kwargs",
+    "purge_feast_metadata",
+    "enable_online_feature_view_versioning",
+    "serve_features_while_materializing",
+    "mcp",
+    "registry_store_type",
+    "read_path",
+    "sqlalchemy_config_kwargs",
+    "thread_pool_executor_worker_count",
+    "schema_mode",
+    "cert",
+    "is_tls",
+    "client_cert",
 ];
 const SQLITE_KEYS: &[&str] = &[
-    "type", "path", "vector_enabled", "vector_len", "similarity", "text_search_enabled",
+    "type",
+    "path",
+    "vector_enabled",
+    "vector_len",
+    "similarity",
+    "text_search_enabled",
     "enable_openai_compatible_store",
 ];
 const REDIS_KEYS: &[&str] = &[
-    "type", "redis_type", "client", "sentinel_master", "connection_string", "key_ttl_seconds",
-    "full_scan_for_deletion", "skip_dedup",
+    "type",
+    "redis_type",
+    "client",
+    "sentinel_master",
+    "connection_string",
+    "key_ttl_seconds",
+    "full_scan_for_deletion",
+    "skip_dedup",
 ];
 const POSTGRES_KEYS: &[&str] = &[
-    "type", "host", "port", "database", "db_schema", "user", "password", "min_conn", "max_conn",
-    "conn_type", "sslmode", "sslkey_path", "sslcert_path", "sslrootcert_path", "keepalives_idle",
-    "vector_enabled", "vector_len", "similarity", "enable_openai_compatible_store",
-    "max_batched_result_rows", "entity_select_mode",
+    "type",
+    "host",
+    "port",
+    "database",
+    "db_schema",
+    "user",
+    "password",
+    "min_conn",
+    "max_conn",
+    "conn_type",
+    "sslmode",
+    "sslkey_path",
+    "sslcert_path",
+    "sslrootcert_path",
+    "keepalives_idle",
+    "vector_enabled",
+    "vector_len",
+    "similarity",
+    "enable_openai_compatible_store",
+    "max_batched_result_rows",
+    "entity_select_mode",
 ];
-const FILE_OFFLINE_KEYS: &[&str] =
-    &["type", "staging_location", "staging_location_endpoint_override"];
+const FILE_OFFLINE_KEYS: &[&str] = &[
+    "type",
+    "staging_location",
+    "staging_location_endpoint_override",
+];
 
 impl RepoConfig {
     /// Reads `feature_store.yaml` at `path`; the repo directory is the file's directory.
@@ -214,25 +272,32 @@ impl RepoConfig {
         let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
             path: path.to_path_buf(),
             message: match e.kind() {
-                std::io::ErrorKind::NotFound => format!(
-                    "not found: run Larder inside a feature repo, point -c/--chdir at one, or create one with `larder init`"
-                ),
+                std::io::ErrorKind::NotFound => "not found: run Larder inside a feature repo, point -c/--chdir at one, or create one with `larder init`"
+                    .to_string(),
                 _ => format!("cannot read: {e}"),
             },
         })?;
         let path = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
-        let repo = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        let repo = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
         Self::parse(&text, &path, &repo)
     }
 
     /// Parses YAML text as if read from `path`, resolving relative paths against `repo_path`.
     pub fn parse(text: &str, path: &Path, repo_path: &Path) -> Result<Self> {
-        let err = |message: String| Error::Config { path: path.to_path_buf(), message };
+        let err = |message: String| Error::Config {
+            path: path.to_path_buf(),
+            message,
+        };
         let expanded = expand_vars(text);
-        let raw: J = serde_saphyr::from_str(&expanded)
-            .map_err(|e| err(format!("not valid YAML: {e}")))?;
+        let raw: J =
+            serde_saphyr::from_str(&expanded).map_err(|e| err(format!("not valid YAML: {e}")))?;
         let J::Object(top) = raw else {
-            return Err(err("expected a mapping of keys such as `project:` and `registry:`".into()));
+            return Err(err(
+                "expected a mapping of keys such as `project:` and `registry:`".into(),
+            ));
         };
         let mut warnings = Vec::new();
         for key in top.keys() {
@@ -245,17 +310,28 @@ impl RepoConfig {
             }
         }
         if top.contains_key("flags") {
-            warnings.push(format!("{}: `flags` are no longer necessary and are ignored", path.display()));
+            warnings.push(format!(
+                "{}: `flags` are no longer necessary and are ignored",
+                path.display()
+            ));
         }
         let project = match top.get("project") {
             Some(J::String(p)) => p.clone(),
             Some(_) => return Err(err("`project` must be a string".into())),
-            None => return Err(err("`project` is required: add e.g. `project: my_project`".into())),
+            None => {
+                return Err(err(
+                    "`project` is required: add e.g. `project: my_project`".into()
+                ));
+            }
         };
         let online_store = parse_online_store(top.get("online_store"), repo_path).map_err(&err)?;
-        validate_project_name(&project, matches!(online_store, Some(OnlineStoreConfig::Sqlite { .. })))
-            .map_err(|m| err(format!("`project`: {m}")))?;
-        let registry = parse_registry(top.get("registry"), repo_path, &mut warnings).map_err(&err)?;
+        validate_project_name(
+            &project,
+            matches!(online_store, Some(OnlineStoreConfig::Sqlite { .. })),
+        )
+        .map_err(|m| err(format!("`project`: {m}")))?;
+        let registry =
+            parse_registry(top.get("registry"), repo_path, &mut warnings).map_err(&err)?;
         let offline_store = parse_offline_store(top.get("offline_store")).map_err(&err)?;
         let version = match top.get("entity_key_serialization_version") {
             None | Some(J::Null) => 3,
@@ -279,7 +355,9 @@ impl RepoConfig {
             config_path: path.to_path_buf(),
             project,
             project_description: opt_string(&top, "project_description").map_err(&err)?,
-            provider: opt_string(&top, "provider").map_err(&err)?.unwrap_or_else(|| "local".into()),
+            provider: opt_string(&top, "provider")
+                .map_err(&err)?
+                .unwrap_or_else(|| "local".into()),
             registry,
             online_store,
             offline_store,
@@ -309,8 +387,13 @@ pub fn validate_project_name(name: &str, sqlite: bool) -> std::result::Result<()
     if name.starts_with('_') || name.starts_with('-') {
         return Err(format!("`{name}` must not start with `_` or `-`"));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-')) {
-        return Err(format!("`{name}` contains `{c}`: use only letters, digits, `_` and `-`"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        return Err(format!(
+            "`{name}` contains `{c}`: use only letters, digits, `_` and `-`"
+        ));
     }
     if sqlite && name.contains('-') {
         return Err(format!(
@@ -364,7 +447,11 @@ fn opt_string(map: &Map<String, J>, key: &str) -> std::result::Result<Option<Str
     }
 }
 
-fn opt_bool(map: &Map<String, J>, section: &str, key: &str) -> std::result::Result<Option<bool>, String> {
+fn opt_bool(
+    map: &Map<String, J>,
+    section: &str,
+    key: &str,
+) -> std::result::Result<Option<bool>, String> {
     match map.get(key) {
         None | Some(J::Null) => Ok(None),
         Some(J::Bool(b)) => Ok(Some(*b)),
@@ -374,7 +461,11 @@ fn opt_bool(map: &Map<String, J>, section: &str, key: &str) -> std::result::Resu
     }
 }
 
-fn opt_u64(map: &Map<String, J>, section: &str, key: &str) -> std::result::Result<Option<u64>, String> {
+fn opt_u64(
+    map: &Map<String, J>,
+    section: &str,
+    key: &str,
+) -> std::result::Result<Option<u64>, String> {
     match map.get(key) {
         None | Some(J::Null) => Ok(None),
         Some(v) => v
@@ -385,7 +476,12 @@ fn opt_u64(map: &Map<String, J>, section: &str, key: &str) -> std::result::Resul
     }
 }
 
-fn check_keys(map: &Map<String, J>, section: &str, kind: &str, allowed: &[&str]) -> std::result::Result<(), String> {
+fn check_keys(
+    map: &Map<String, J>,
+    section: &str,
+    kind: &str,
+    allowed: &[&str],
+) -> std::result::Result<(), String> {
     for key in map.keys() {
         if !allowed.contains(&key.as_str()) {
             return Err(format!(
@@ -406,16 +502,26 @@ fn section_map(value: &J, section: &str) -> std::result::Result<Map<String, J>, 
             Ok(m)
         }
         J::Object(m) => Ok(m.clone()),
-        other => Err(format!("`{section}` is {other}: use a type name or a mapping with `type:`")),
+        other => Err(format!(
+            "`{section}` is {other}: use a type name or a mapping with `type:`"
+        )),
     }
 }
 
 fn resolve_path(repo: &Path, p: &str) -> PathBuf {
     let p = Path::new(p);
-    if p.is_absolute() { p.to_path_buf() } else { repo.join(p) }
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        repo.join(p)
+    }
 }
 
-fn parse_registry(value: Option<&J>, repo: &Path, warnings: &mut Vec<String>) -> std::result::Result<RegistryConfig, String> {
+fn parse_registry(
+    value: Option<&J>,
+    repo: &Path,
+    warnings: &mut Vec<String>,
+) -> std::result::Result<RegistryConfig, String> {
     let map = match value {
         None | Some(J::Null) => {
             return Err("`registry` is required: add e.g. `registry: data/registry.db`".into());
@@ -426,11 +532,17 @@ fn parse_registry(value: Option<&J>, repo: &Path, warnings: &mut Vec<String>) ->
             m
         }
         Some(J::Object(m)) => m.clone(),
-        Some(other) => return Err(format!("`registry` is {other}: use a path or a mapping with `path:`")),
+        Some(other) => {
+            return Err(format!(
+                "`registry` is {other}: use a path or a mapping with `path:`"
+            ));
+        }
     };
     for key in map.keys() {
         if !REGISTRY_KEYS.contains(&key.as_str()) {
-            warnings.push(format!("`registry.{key}` is not a registry setting and is ignored"));
+            warnings.push(format!(
+                "`registry.{key}` is not a registry setting and is ignored"
+            ));
         }
     }
     let registry_type = match opt_string(&map, "registry_type")?.as_deref() {
@@ -440,7 +552,9 @@ fn parse_registry(value: Option<&J>, repo: &Path, warnings: &mut Vec<String>) ->
     };
     let path = opt_string(&map, "path")?.unwrap_or_default();
     if path.is_empty() {
-        return Err("`registry.path` is required: e.g. `data/registry.db` or a database URL".into());
+        return Err(
+            "`registry.path` is required: e.g. `data/registry.db` or a database URL".into(),
+        );
     }
     let path = match registry_type {
         RegistryType::File if !path.contains("://") || path.starts_with("file://") => {
@@ -450,13 +564,22 @@ fn parse_registry(value: Option<&J>, repo: &Path, warnings: &mut Vec<String>) ->
         _ => path,
     };
     let ttl = opt_u64(&map, "registry", "cache_ttl_seconds")?.unwrap_or(600);
-    Ok(RegistryConfig { registry_type, path, cache_ttl: Duration::from_secs(ttl) })
+    Ok(RegistryConfig {
+        registry_type,
+        path,
+        cache_ttl: Duration::from_secs(ttl),
+    })
 }
 
-fn parse_online_store(value: Option<&J>, repo: &Path) -> std::result::Result<Option<OnlineStoreConfig>, String> {
+fn parse_online_store(
+    value: Option<&J>,
+    repo: &Path,
+) -> std::result::Result<Option<OnlineStoreConfig>, String> {
     let map = match value {
         None => {
-            return Ok(Some(OnlineStoreConfig::Sqlite { path: repo.join("data/online.db") }));
+            return Ok(Some(OnlineStoreConfig::Sqlite {
+                path: repo.join("data/online.db"),
+            }));
         }
         Some(J::Null) => return Ok(None),
         Some(J::String(s)) if s.eq_ignore_ascii_case("none") => return Ok(None),
@@ -467,7 +590,9 @@ fn parse_online_store(value: Option<&J>, repo: &Path) -> std::result::Result<Opt
         "sqlite" => {
             check_keys(&map, "online_store", "sqlite online store", SQLITE_KEYS)?;
             let path = opt_string(&map, "path")?.unwrap_or_else(|| "data/online.db".into());
-            OnlineStoreConfig::Sqlite { path: resolve_path(repo, &path) }
+            OnlineStoreConfig::Sqlite {
+                path: resolve_path(repo, &path),
+            }
         }
         "redis" => {
             check_keys(&map, "online_store", "redis online store", REDIS_KEYS)?;
@@ -497,11 +622,16 @@ fn parse_online_store(value: Option<&J>, repo: &Path) -> std::result::Result<Opt
             check_keys(&map, "online_store", "postgres online store", POSTGRES_KEYS)?;
             OnlineStoreConfig::Postgres(parse_postgres(&map, "online_store")?)
         }
-        other => OnlineStoreConfig::Other { type_name: other.to_string() },
+        other => OnlineStoreConfig::Other {
+            type_name: other.to_string(),
+        },
     }))
 }
 
-fn parse_postgres(map: &Map<String, J>, section: &str) -> std::result::Result<PostgresConfig, String> {
+fn parse_postgres(
+    map: &Map<String, J>,
+    section: &str,
+) -> std::result::Result<PostgresConfig, String> {
     let required = |key: &str| -> std::result::Result<String, String> {
         opt_string(map, key)?.ok_or_else(|| format!("`{section}.{key}` is required for postgres"))
     };
@@ -518,25 +648,43 @@ fn parse_postgres(map: &Map<String, J>, section: &str) -> std::result::Result<Po
 
 fn parse_offline_store(value: Option<&J>) -> std::result::Result<OfflineStoreConfig, String> {
     let map = match value {
-        None | Some(J::Null) => return Ok(OfflineStoreConfig::File { type_name: "dask".into() }),
+        None | Some(J::Null) => {
+            return Ok(OfflineStoreConfig::File {
+                type_name: "dask".into(),
+            });
+        }
         Some(v) => section_map(v, "offline_store")?,
     };
     let type_name = opt_string(&map, "type")?.unwrap_or_else(|| "dask".into());
     Ok(match type_name.as_str() {
         "file" | "dask" | "duckdb" => {
-            check_keys(&map, "offline_store", "file offline store", FILE_OFFLINE_KEYS)?;
+            check_keys(
+                &map,
+                "offline_store",
+                "file offline store",
+                FILE_OFFLINE_KEYS,
+            )?;
             OfflineStoreConfig::File { type_name }
         }
         "postgres" => {
-            check_keys(&map, "offline_store", "postgres offline store", POSTGRES_KEYS)?;
+            check_keys(
+                &map,
+                "offline_store",
+                "postgres offline store",
+                POSTGRES_KEYS,
+            )?;
             OfflineStoreConfig::Postgres(parse_postgres(&map, "offline_store")?)
         }
-        other => OfflineStoreConfig::Other { type_name: other.to_string() },
+        other => OfflineStoreConfig::Other {
+            type_name: other.to_string(),
+        },
     })
 }
 
 fn parse_batch_engine(top: &Map<String, J>) -> std::result::Result<String, String> {
-    let value = top.get("batch_engine").or_else(|| top.get("batch_engine_config"));
+    let value = top
+        .get("batch_engine")
+        .or_else(|| top.get("batch_engine_config"));
     match value {
         None | Some(J::Null) => Ok("local".into()),
         Some(v) => {
@@ -550,12 +698,18 @@ fn parse_materialization(value: Option<&J>) -> std::result::Result<Materializati
     let Some(J::Object(map)) = value else {
         return Ok(MaterializationConfig::default());
     };
-    check_keys(map, "materialization", "materialization settings", &["pull_latest_features", "online_write_batch_size"])?;
+    check_keys(
+        map,
+        "materialization",
+        "materialization settings",
+        &["pull_latest_features", "online_write_batch_size"],
+    )?;
     Ok(MaterializationConfig {
         online_write_batch_size: opt_u64(map, "materialization", "online_write_batch_size")?
             .filter(|n| *n > 0)
             .map(|n| n as usize),
-        pull_latest_features: opt_bool(map, "materialization", "pull_latest_features")?.unwrap_or(false),
+        pull_latest_features: opt_bool(map, "materialization", "pull_latest_features")?
+            .unwrap_or(false),
     })
 }
 
@@ -565,7 +719,9 @@ fn parse_feature_server(value: Option<&J>) -> FeatureServerConfig {
         .and_then(|m| m.get("enabled"))
         .and_then(J::as_bool)
         .unwrap_or(false);
-    FeatureServerConfig { metrics_enabled: enabled }
+    FeatureServerConfig {
+        metrics_enabled: enabled,
+    }
 }
 
 #[cfg(test)]
@@ -573,7 +729,11 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<RepoConfig> {
-        RepoConfig::parse(text, Path::new("/repo/feature_store.yaml"), Path::new("/repo"))
+        RepoConfig::parse(
+            text,
+            Path::new("/repo/feature_store.yaml"),
+            Path::new("/repo"),
+        )
     }
 
     #[test]
@@ -583,7 +743,12 @@ mod tests {
         assert_eq!(c.registry.registry_type, RegistryType::File);
         assert_eq!(c.registry.path, "/repo/data/registry.db");
         assert_eq!(c.registry.cache_ttl, Duration::from_secs(600));
-        assert_eq!(c.online_store, Some(OnlineStoreConfig::Sqlite { path: "/repo/data/online.db".into() }));
+        assert_eq!(
+            c.online_store,
+            Some(OnlineStoreConfig::Sqlite {
+                path: "/repo/data/online.db".into()
+            })
+        );
         assert_eq!(c.entity_key_serialization_version, 3);
         assert!(matches!(c.offline_store, OfflineStoreConfig::File { .. }));
         assert!(c.warnings.is_empty());
@@ -596,7 +761,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.project, "feast_demo");
-        assert_eq!(c.offline_store, OfflineStoreConfig::File { type_name: "duckdb".into() });
+        assert_eq!(
+            c.offline_store,
+            OfflineStoreConfig::File {
+                type_name: "duckdb".into()
+            }
+        );
     }
 
     #[test]
@@ -607,7 +777,9 @@ mod tests {
         .unwrap();
         assert_eq!(c.registry.registry_type, RegistryType::Sql);
         assert_eq!(c.registry.path, "postgresql://localhost/test");
-        let Some(OnlineStoreConfig::Redis(r)) = c.online_store else { panic!() };
+        let Some(OnlineStoreConfig::Redis(r)) = c.online_store else {
+            panic!()
+        };
         assert_eq!(r.redis_type, RedisType::RedisCluster);
         assert_eq!(r.key_ttl_seconds, Some(3600));
         assert!(r.full_scan_for_deletion);
@@ -630,14 +802,26 @@ mod tests {
 
     #[test]
     fn missing_project_and_registry_are_errors() {
-        assert!(parse("registry: r.db\n").unwrap_err().to_string().contains("`project` is required"));
-        assert!(parse("project: p\n").unwrap_err().to_string().contains("`registry` is required"));
+        assert!(
+            parse("registry: r.db\n")
+                .unwrap_err()
+                .to_string()
+                .contains("`project` is required")
+        );
+        assert!(
+            parse("project: p\n")
+                .unwrap_err()
+                .to_string()
+                .contains("`registry` is required")
+        );
     }
 
     #[test]
     fn project_names_are_checked() {
         assert!(parse("project: _p\nregistry: r\n").is_err());
-        let e = parse("project: my-proj\nregistry: r\n").unwrap_err().to_string();
+        let e = parse("project: my-proj\nregistry: r\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("SQLite"), "{e}");
         assert!(parse("project: my-proj\nregistry: r\nonline_store: {type: redis}\n").is_ok());
         assert!(parse("project: a.b\nregistry: r\n").is_err());
@@ -645,12 +829,14 @@ mod tests {
 
     #[test]
     fn expands_environment_variables() {
-        // SAFETY-free: set_var is safe to call in single-threaded test setup on this edition? It is
-        // unsafe in 2024, so use a variable that the test environment always has instead.
+        // `set_var` is unsafe in edition 2024; use a variable every test environment has.
         let home = std::env::var("PATH").unwrap();
         assert_eq!(expand_vars("a ${PATH} b"), format!("a {home} b"));
         assert_eq!(expand_vars("$PATH"), home);
-        assert_eq!(expand_vars("${LARDER_SURELY_UNSET_VAR}"), "${LARDER_SURELY_UNSET_VAR}");
+        assert_eq!(
+            expand_vars("${LARDER_SURELY_UNSET_VAR}"),
+            "${LARDER_SURELY_UNSET_VAR}"
+        );
         assert_eq!(expand_vars("cost: $5"), "cost: $5");
     }
 
@@ -665,7 +851,8 @@ mod tests {
 
     #[test]
     fn bad_serialization_version() {
-        let e = parse("project: p\nregistry: r\nentity_key_serialization_version: 1\n").unwrap_err();
+        let e =
+            parse("project: p\nregistry: r\nentity_key_serialization_version: 1\n").unwrap_err();
         assert!(e.to_string().contains("use 3"));
     }
 }

@@ -84,7 +84,12 @@ impl EntityKeyLayout {
                 header.extend_from_slice(join_keys[i].as_bytes());
             }
         }
-        Ok(EntityKeyLayout { version, names: join_keys.to_vec(), order, header })
+        Ok(EntityKeyLayout {
+            version,
+            names: join_keys.to_vec(),
+            order,
+            header,
+        })
     }
 
     /// The serialization version.
@@ -151,7 +156,9 @@ pub fn deserialize_v3(bytes: &[u8]) -> Result<Vec<(String, OwnedKeyValue)>> {
     for _ in 0..n {
         let _ty = u32_at(&mut pos)?;
         let len = u32_at(&mut pos)? as usize;
-        let b = bytes.get(pos..pos + len).ok_or_else(|| bad("truncated name"))?;
+        let b = bytes
+            .get(pos..pos + len)
+            .ok_or_else(|| bad("truncated name"))?;
         pos += len;
         names.push(String::from_utf8(b.to_vec()).map_err(|_| bad("name is not UTF-8"))?);
     }
@@ -159,15 +166,21 @@ pub fn deserialize_v3(bytes: &[u8]) -> Result<Vec<(String, OwnedKeyValue)>> {
     for name in names {
         let ty = ValueType::from_i32(u32_at(&mut pos)? as i32);
         let len = u32_at(&mut pos)? as usize;
-        let b = bytes.get(pos..pos + len).ok_or_else(|| bad("truncated value"))?;
+        let b = bytes
+            .get(pos..pos + len)
+            .ok_or_else(|| bad("truncated value"))?;
         pos += len;
         let v = match (ty, len) {
             (ValueType::String, _) => OwnedKeyValue::Str(
                 String::from_utf8(b.to_vec()).map_err(|_| bad("string value is not UTF-8"))?,
             ),
             (ValueType::Bytes, _) => OwnedKeyValue::Bytes(b.to_vec()),
-            (ValueType::Int32, 4) => OwnedKeyValue::Int32(i32::from_le_bytes(b.try_into().expect("4"))),
-            (ValueType::Int64, 8) => OwnedKeyValue::Int64(i64::from_le_bytes(b.try_into().expect("8"))),
+            (ValueType::Int32, 4) => {
+                OwnedKeyValue::Int32(i32::from_le_bytes(b.try_into().expect("4")))
+            }
+            (ValueType::Int64, 8) => {
+                OwnedKeyValue::Int64(i64::from_le_bytes(b.try_into().expect("8")))
+            }
             (ValueType::UnixTimestamp, 8) => {
                 OwnedKeyValue::UnixTimestamp(i64::from_le_bytes(b.try_into().expect("8")))
             }
@@ -210,11 +223,8 @@ mod tests {
         let layout = EntityKeyLayout::new(&["user".into(), "a".into()], 3).unwrap();
         let key = layout.serialize(&[KeyValue::Str("u1"), KeyValue::Int32(7)]);
         let expected = [
-            "02000000",
-            "02000000", "01000000", "61",
-            "02000000", "04000000", "75736572",
-            "03000000", "04000000", "07000000",
-            "02000000", "02000000", "7531",
+            "02000000", "02000000", "01000000", "61", "02000000", "04000000", "75736572",
+            "03000000", "04000000", "07000000", "02000000", "02000000", "7531",
         ]
         .concat();
         assert_eq!(hex(&key), expected);
@@ -227,7 +237,10 @@ mod tests {
     fn v2_has_no_count_and_no_name_length() {
         let layout = EntityKeyLayout::new(&["driver_id".into()], 2).unwrap();
         let key = layout.serialize(&[KeyValue::Int64(1001)]);
-        assert_eq!(hex(&key), "020000006472697665725f69640400000008000000e903000000000000");
+        assert_eq!(
+            hex(&key),
+            "020000006472697665725f69640400000008000000e903000000000000"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - [`model`]: entities, data sources, feature views, feature services, and their registry protobufs.
 //! - [`proto`]: Feast-wire-compatible protobuf messages.
 //! - [`entity_key`] and [`value`]: Feast's byte encodings of entity keys and feature values.
+//! - [`json`]: protobuf JSON as Feast prints registry objects.
 //! - [`types`] and [`time`]: value types, timestamps and durations.
 //!
 //! ```
@@ -18,6 +19,7 @@ pub mod config;
 pub mod definitions;
 pub mod entity_key;
 pub mod error;
+pub mod json;
 pub mod model;
 pub mod proto;
 pub mod time;

@@ -15,13 +15,22 @@ pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.with_timezone(&Utc));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%#z"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+    ] {
         if let Ok(dt) = DateTime::parse_from_str(t, fmt) {
             return Ok(dt.with_timezone(&Utc));
         }
     }
     let naive = t.strip_suffix('Z').unwrap_or(t);
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(naive, fmt) {
             return Ok(Utc.from_utc_datetime(&dt));
         }
@@ -82,7 +91,10 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
             "s" | "sec" | "secs" | "second" | "seconds" => 1,
             _ => return Err(bad()),
         };
-        total = n.checked_mul(scale).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
+        total = n
+            .checked_mul(scale)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
     }
     if !number.is_empty() {
         return Err(bad());
@@ -115,17 +127,25 @@ pub fn format_duration(d: Duration) -> String {
 
 /// A protobuf `Timestamp` for a UTC time.
 pub fn to_proto_timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
 }
 
 /// The UTC time of a protobuf `Timestamp` (out-of-range values clamp to the epoch).
 pub fn from_proto_timestamp(t: &prost_types::Timestamp) -> DateTime<Utc> {
-    Utc.timestamp_opt(t.seconds, t.nanos.max(0) as u32).single().unwrap_or_default()
+    Utc.timestamp_opt(t.seconds, t.nanos.max(0) as u32)
+        .single()
+        .unwrap_or_default()
 }
 
 /// A protobuf `Duration`.
 pub fn to_proto_duration(d: Duration) -> prost_types::Duration {
-    prost_types::Duration { seconds: d.as_secs() as i64, nanos: d.subsec_nanos() as i32 }
+    prost_types::Duration {
+        seconds: d.as_secs() as i64,
+        nanos: d.subsec_nanos() as i32,
+    }
 }
 
 /// The duration of a protobuf `Duration` (negative values read as zero).
@@ -168,10 +188,19 @@ mod tests {
         assert_eq!(t.to_rfc3339(), "2026-11-24T10:00:00+00:00");
         let t = parse_timestamp("2026-11-24 12:00:00.250").unwrap();
         assert_eq!(t.timestamp_subsec_millis(), 250);
-        assert_eq!(parse_timestamp("2026-11-24").unwrap().to_rfc3339(), "2026-11-24T00:00:00+00:00");
-        assert_eq!(parse_timestamp("2026-11-24T12:00:00Z").unwrap().timestamp(), 1795521600);
+        assert_eq!(
+            parse_timestamp("2026-11-24").unwrap().to_rfc3339(),
+            "2026-11-24T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_timestamp("2026-11-24T12:00:00Z").unwrap().timestamp(),
+            1795521600
+        );
         let err = parse_timestamp("yesterday").unwrap_err().to_string();
-        assert!(err.contains("`yesterday`") && err.contains("ISO 8601"), "{err}");
+        assert!(
+            err.contains("`yesterday`") && err.contains("ISO 8601"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -58,7 +58,12 @@ const SCALARS: [(ValueType, i32, &str, &str); 8] = [
     (ValueType::Double, 5, "DOUBLE", "Float64"),
     (ValueType::Float, 6, "FLOAT", "Float32"),
     (ValueType::Bool, 7, "BOOL", "Bool"),
-    (ValueType::UnixTimestamp, 8, "UNIX_TIMESTAMP", "UnixTimestamp"),
+    (
+        ValueType::UnixTimestamp,
+        8,
+        "UNIX_TIMESTAMP",
+        "UnixTimestamp",
+    ),
 ];
 
 const LISTS: [(ValueType, ValueType); 8] = [
@@ -262,9 +267,18 @@ mod tests {
     fn parses_feast_dtype_names_case_insensitively() {
         assert_eq!(ValueType::parse_dtype("Float32"), Some(ValueType::Float));
         assert_eq!(ValueType::parse_dtype("float64"), Some(ValueType::Double));
-        assert_eq!(ValueType::parse_dtype("ARRAY(int64)"), Some(ValueType::Int64List));
-        assert_eq!(ValueType::parse_dtype("Array(String)"), Some(ValueType::StringList));
-        assert_eq!(ValueType::parse_dtype("UnixTimestamp"), Some(ValueType::UnixTimestamp));
+        assert_eq!(
+            ValueType::parse_dtype("ARRAY(int64)"),
+            Some(ValueType::Int64List)
+        );
+        assert_eq!(
+            ValueType::parse_dtype("Array(String)"),
+            Some(ValueType::StringList)
+        );
+        assert_eq!(
+            ValueType::parse_dtype("UnixTimestamp"),
+            Some(ValueType::UnixTimestamp)
+        );
         assert_eq!(ValueType::parse_dtype("INT64"), Some(ValueType::Int64));
         assert_eq!(ValueType::parse_dtype("Array(Array(Int64))"), None);
         assert_eq!(ValueType::parse_dtype("Int128"), None);
@@ -275,18 +289,30 @@ mod tests {
         assert_eq!(ValueType::Double.dtype_name(), "Float64");
         assert_eq!(ValueType::FloatList.dtype_name(), "Array(Float32)");
         assert_eq!(ValueType::Int64.proto_name(), "INT64");
-        assert_eq!(ValueType::UnixTimestampList.proto_name(), "UNIX_TIMESTAMP_LIST");
+        assert_eq!(
+            ValueType::UnixTimestampList.proto_name(),
+            "UNIX_TIMESTAMP_LIST"
+        );
         assert_eq!(ValueType::Other(32).proto_name(), "JSON");
     }
 
     #[test]
     fn infers_from_arrow_like_feast() {
-        assert_eq!(ValueType::from_arrow(&DataType::Int16), Some(ValueType::Int32));
-        assert_eq!(ValueType::from_arrow(&DataType::Float32), Some(ValueType::Float));
+        assert_eq!(
+            ValueType::from_arrow(&DataType::Int16),
+            Some(ValueType::Int32)
+        );
+        assert_eq!(
+            ValueType::from_arrow(&DataType::Float32),
+            Some(ValueType::Float)
+        );
         let ts = DataType::Timestamp(TimeUnit::Nanosecond, None);
         assert_eq!(ValueType::from_arrow(&ts), Some(ValueType::UnixTimestamp));
         let list = ValueType::Int64List.to_arrow().unwrap();
         assert_eq!(ValueType::from_arrow(&list), Some(ValueType::Int64List));
-        assert_eq!(ValueType::from_arrow(&DataType::Duration(TimeUnit::Second)), None);
+        assert_eq!(
+            ValueType::from_arrow(&DataType::Duration(TimeUnit::Second)),
+            None
+        );
     }
 }

@@ -56,7 +56,11 @@ enum Column {
     Bytes(BinaryArray),
     Timestamp(TimestampMicrosecondArray),
     Null,
-    List { list: ListArray, element: Box<Column>, field: u32 },
+    List {
+        list: ListArray,
+        element: Box<Column>,
+        field: u32,
+    },
 }
 
 impl ColumnEncoder {
@@ -69,7 +73,9 @@ impl ColumnEncoder {
                 array.data_type()
             )));
         }
-        Ok(ColumnEncoder { column: Column::new(array, value_type, column)? })
+        Ok(ColumnEncoder {
+            column: Column::new(array, value_type, column)?,
+        })
     }
 
     /// Appends the `Value` bytes of `row` to `out` (nothing for a null). Returns false for a null.
@@ -120,14 +126,21 @@ impl Column {
             return Ok(Column::Null);
         }
         let target = value_type.to_arrow().ok_or_else(|| {
-            Error::Value(format!("column `{column}`: Larder cannot encode {value_type} values yet"))
+            Error::Value(format!(
+                "column `{column}`: Larder cannot encode {value_type} values yet"
+            ))
         })?;
-        let options = CastOptions { safe: false, ..Default::default() };
+        let options = CastOptions {
+            safe: false,
+            ..Default::default()
+        };
         let cast = if array.data_type() == &target {
             array.clone()
         } else {
             cast_with_options(array, &target, &options).map_err(|e| {
-                Error::Value(format!("column `{column}`: cannot convert to {value_type}: {e}"))
+                Error::Value(format!(
+                    "column `{column}`: cannot convert to {value_type}: {e}"
+                ))
             })?
         };
         Ok(match value_type {
@@ -143,7 +156,11 @@ impl Column {
                 let element_type = t.element().expect("list type");
                 let list = cast.as_list::<i32>().clone();
                 let element = Column::new(list.values(), element_type, column)?;
-                Column::List { list, element: Box::new(element), field: t.as_i32() as u32 }
+                Column::List {
+                    list,
+                    element: Box::new(element),
+                    field: t.as_i32() as u32,
+                }
             }
         })
     }
@@ -195,7 +212,11 @@ impl Column {
                 put_varint(out, (a.value(row) / 1_000_000) as u64);
             }
             Column::Null => return Ok(false),
-            Column::List { list, element, field } => {
+            Column::List {
+                list,
+                element,
+                field,
+            } => {
                 let offsets = list.value_offsets();
                 let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
                 put_tag(out, *field, 2);
@@ -219,18 +240,34 @@ impl Column {
                 ));
             }
         }
-        let packed = |payload: usize| if n == 0 { 0 } else { 1 + varint_len(payload as u64) + payload };
-        Ok(match self {
-            Column::Int32(a) => packed((start..end).map(|i| varint_len(a.value(i) as i64 as u64)).sum()),
-            Column::Int64(a) => packed((start..end).map(|i| varint_len(a.value(i) as u64)).sum()),
-            Column::Timestamp(a) => {
-                packed((start..end).map(|i| varint_len((a.value(i) / 1_000_000) as u64)).sum())
+        let packed = |payload: usize| {
+            if n == 0 {
+                0
+            } else {
+                1 + varint_len(payload as u64) + payload
             }
+        };
+        Ok(match self {
+            Column::Int32(a) => packed(
+                (start..end)
+                    .map(|i| varint_len(a.value(i) as i64 as u64))
+                    .sum(),
+            ),
+            Column::Int64(a) => packed((start..end).map(|i| varint_len(a.value(i) as u64)).sum()),
+            Column::Timestamp(a) => packed(
+                (start..end)
+                    .map(|i| varint_len((a.value(i) / 1_000_000) as u64))
+                    .sum(),
+            ),
             Column::Float(_) => packed(4 * n),
             Column::Double(_) => packed(8 * n),
             Column::Bool(_) => packed(n),
-            Column::Str(a) => (start..end).map(|i| 1 + varint_len(a.value(i).len() as u64) + a.value(i).len()).sum(),
-            Column::Bytes(a) => (start..end).map(|i| 1 + varint_len(a.value(i).len() as u64) + a.value(i).len()).sum(),
+            Column::Str(a) => (start..end)
+                .map(|i| 1 + varint_len(a.value(i).len() as u64) + a.value(i).len())
+                .sum(),
+            Column::Bytes(a) => (start..end)
+                .map(|i| 1 + varint_len(a.value(i).len() as u64) + a.value(i).len())
+                .sum(),
             Column::Null | Column::List { .. } => 0,
         })
     }
@@ -244,11 +281,19 @@ impl Column {
         };
         match self {
             Column::Int32(a) => {
-                packed_header(out, (start..end).map(|i| varint_len(a.value(i) as i64 as u64)).sum());
+                packed_header(
+                    out,
+                    (start..end)
+                        .map(|i| varint_len(a.value(i) as i64 as u64))
+                        .sum(),
+                );
                 (start..end).for_each(|i| put_varint(out, a.value(i) as i64 as u64));
             }
             Column::Int64(a) => {
-                packed_header(out, (start..end).map(|i| varint_len(a.value(i) as u64)).sum());
+                packed_header(
+                    out,
+                    (start..end).map(|i| varint_len(a.value(i) as u64)).sum(),
+                );
                 (start..end).for_each(|i| put_varint(out, a.value(i) as u64));
             }
             Column::Timestamp(a) => {
@@ -268,7 +313,9 @@ impl Column {
                 packed_header(out, end - start);
                 (start..end).for_each(|i| out.push(a.value(i) as u8));
             }
-            Column::Str(a) => (start..end).for_each(|i| put_len_delimited(out, 1, a.value(i).as_bytes())),
+            Column::Str(a) => {
+                (start..end).for_each(|i| put_len_delimited(out, 1, a.value(i).as_bytes()))
+            }
             Column::Bytes(a) => (start..end).for_each(|i| put_len_delimited(out, 1, a.value(i))),
             Column::Null | Column::List { .. } => {}
         }
@@ -294,7 +341,7 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 }
 
 fn varint_len(v: u64) -> usize {
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// Writes Python's `repr()` of a float: the shortest digits that round-trip, fixed notation for
@@ -342,14 +389,20 @@ pub fn python_float_repr(x: f64, out: &mut String) {
             out.push('.');
             out.push_str(&digits[1..]);
         }
-        out.push_str(&format!("e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs()));
+        out.push_str(&format!(
+            "e{}{:02}",
+            if exp < 0 { '-' } else { '+' },
+            exp.abs()
+        ));
     }
 }
 
 /// Decodes `Value` bytes (empty bytes = null).
 pub fn decode(bytes: &[u8]) -> Result<pt::Value> {
-    pt::Value::decode(bytes)
-        .map_err(|source| Error::Decode { what: "feature value".into(), source })
+    pt::Value::decode(bytes).map_err(|source| Error::Decode {
+        what: "feature value".into(),
+        source,
+    })
 }
 
 /// Encodes a `Value` message.
@@ -370,7 +423,9 @@ pub fn to_json(value: &pt::Value) -> serde_json::Value {
         } else if f.is_infinite() {
             J::String(if f > 0.0 { "Infinity" } else { "-Infinity" }.into())
         } else {
-            serde_json::Number::from_f64(f).map(J::Number).unwrap_or(J::Null)
+            serde_json::Number::from_f64(f)
+                .map(J::Number)
+                .unwrap_or(J::Null)
         }
     }
     fn b64(b: &[u8]) -> J {
@@ -406,7 +461,7 @@ pub fn to_json(value: &pt::Value) -> serde_json::Value {
 mod tests {
     use std::sync::Arc;
 
-    use arrow::array::{ListBuilder, Int64Builder, StringBuilder};
+    use arrow::array::{Int64Builder, ListBuilder, StringBuilder};
 
     use super::*;
 
@@ -428,12 +483,17 @@ mod tests {
     #[test]
     fn scalars_match_feasts_bytes() {
         // Bytes observed in Feast 0.67's SQLite fixture.
-        let f32s: ArrayRef = Arc::new(Float32Array::from(vec![f32::from_le_bytes([0xCC, 0x0F, 0xD1, 0x3E])]));
+        let f32s: ArrayRef = Arc::new(Float32Array::from(vec![f32::from_le_bytes([
+            0xCC, 0x0F, 0xD1, 0x3E,
+        ])]));
         assert_eq!(hex(&encode_one(f32s, ValueType::Float)), "35CC0FD13E");
         let i64s: ArrayRef = Arc::new(Int64Array::from(vec![680]));
         assert_eq!(hex(&encode_one(i64s, ValueType::Int64)), "20A805");
         let neg: ArrayRef = Arc::new(Int64Array::from(vec![-1]));
-        assert_eq!(hex(&encode_one(neg, ValueType::Int64)), "20FFFFFFFFFFFFFFFFFF01");
+        assert_eq!(
+            hex(&encode_one(neg, ValueType::Int64)),
+            "20FFFFFFFFFFFFFFFFFF01"
+        );
         let s: ArrayRef = Arc::new(StringArray::from(vec!["Delhi"]));
         assert_eq!(hex(&encode_one(s, ValueType::String)), "120544656C6869");
         let d: ArrayRef = Arc::new(Float64Array::from(vec![4.868]));
@@ -443,13 +503,27 @@ mod tests {
     #[test]
     fn matches_prost_for_every_scalar_and_list() {
         let i32s: ArrayRef = Arc::new(Int32Array::from(vec![-7]));
-        assert_eq!(encode_one(i32s, ValueType::Int32), prost_bytes(Val::Int32Val(-7)));
+        assert_eq!(
+            encode_one(i32s, ValueType::Int32),
+            prost_bytes(Val::Int32Val(-7))
+        );
         let zero: ArrayRef = Arc::new(Int64Array::from(vec![0]));
-        assert_eq!(encode_one(zero, ValueType::Int64), prost_bytes(Val::Int64Val(0)));
+        assert_eq!(
+            encode_one(zero, ValueType::Int64),
+            prost_bytes(Val::Int64Val(0))
+        );
         let b: ArrayRef = Arc::new(BooleanArray::from(vec![false]));
-        assert_eq!(encode_one(b, ValueType::Bool), prost_bytes(Val::BoolVal(false)));
-        let ts: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![1_795_521_600_500_000]).with_timezone("UTC"));
-        assert_eq!(encode_one(ts, ValueType::UnixTimestamp), prost_bytes(Val::UnixTimestampVal(1_795_521_600)));
+        assert_eq!(
+            encode_one(b, ValueType::Bool),
+            prost_bytes(Val::BoolVal(false))
+        );
+        let ts: ArrayRef = Arc::new(
+            TimestampMicrosecondArray::from(vec![1_795_521_600_500_000]).with_timezone("UTC"),
+        );
+        assert_eq!(
+            encode_one(ts, ValueType::UnixTimestamp),
+            prost_bytes(Val::UnixTimestampVal(1_795_521_600))
+        );
 
         let mut lb = ListBuilder::new(Int64Builder::new());
         lb.values().append_value(1);
@@ -460,10 +534,16 @@ mod tests {
         let enc = ColumnEncoder::new(&list, ValueType::Int64List, "l").unwrap();
         let mut out = Vec::new();
         enc.encode(0, &mut out).unwrap();
-        assert_eq!(out, prost_bytes(Val::Int64ListVal(pt::Int64List { val: vec![1, -300] })));
+        assert_eq!(
+            out,
+            prost_bytes(Val::Int64ListVal(pt::Int64List { val: vec![1, -300] }))
+        );
         out.clear();
         enc.encode(1, &mut out).unwrap();
-        assert_eq!(out, prost_bytes(Val::Int64ListVal(pt::Int64List { val: vec![] })));
+        assert_eq!(
+            out,
+            prost_bytes(Val::Int64ListVal(pt::Int64List { val: vec![] }))
+        );
 
         let mut sb = ListBuilder::new(StringBuilder::new());
         sb.values().append_value("a");
@@ -473,7 +553,9 @@ mod tests {
         let enc = ColumnEncoder::new(&list, ValueType::StringList, "l").unwrap();
         out.clear();
         enc.encode(0, &mut out).unwrap();
-        let expected = pt::StringList { val: vec!["a".into(), "".into()] };
+        let expected = pt::StringList {
+            val: vec!["a".into(), "".into()],
+        };
         assert_eq!(out, prost_bytes(Val::StringListVal(expected)));
     }
 
@@ -491,22 +573,31 @@ mod tests {
     #[test]
     fn casts_within_a_family_and_rejects_across() {
         let i32s: ArrayRef = Arc::new(Int32Array::from(vec![5]));
-        assert_eq!(encode_one(i32s, ValueType::Int64), prost_bytes(Val::Int64Val(5)));
+        assert_eq!(
+            encode_one(i32s, ValueType::Int64),
+            prost_bytes(Val::Int64Val(5))
+        );
         let s: ArrayRef = Arc::new(StringArray::from(vec!["5"]));
-        let err = ColumnEncoder::new(&s, ValueType::Int64, "trips").unwrap_err().to_string();
+        let err = ColumnEncoder::new(&s, ValueType::Int64, "trips")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`trips`") && err.contains("Int64"), "{err}");
     }
 
     #[test]
     fn value_text_is_pythons_str() {
-        let f: ArrayRef = Arc::new(Float32Array::from(vec![f32::from_le_bytes([0xCC, 0x0F, 0xD1, 0x3E])]));
+        let f: ArrayRef = Arc::new(Float32Array::from(vec![f32::from_le_bytes([
+            0xCC, 0x0F, 0xD1, 0x3E,
+        ])]));
         let enc = ColumnEncoder::new(&f, ValueType::Float, "f").unwrap();
         let mut s = String::new();
         assert!(enc.text(0, &mut s));
         assert_eq!(s, "0.40832364559173584");
         let b: ArrayRef = Arc::new(BooleanArray::from(vec![true]));
         let mut s = String::new();
-        ColumnEncoder::new(&b, ValueType::Bool, "b").unwrap().text(0, &mut s);
+        ColumnEncoder::new(&b, ValueType::Bool, "b")
+            .unwrap()
+            .text(0, &mut s);
         assert_eq!(s, "True");
     }
 
@@ -533,9 +624,13 @@ mod tests {
 
     #[test]
     fn json_like_feast() {
-        let v = pt::Value { val: Some(Val::FloatVal(f32::from_le_bytes([0xCC, 0x0F, 0xD1, 0x3E]))) };
+        let v = pt::Value {
+            val: Some(Val::FloatVal(f32::from_le_bytes([0xCC, 0x0F, 0xD1, 0x3E]))),
+        };
         assert_eq!(to_json(&v).to_string(), "0.40832364559173584");
-        let v = pt::Value { val: Some(Val::DoubleVal(f64::NAN)) };
+        let v = pt::Value {
+            val: Some(Val::DoubleVal(f64::NAN)),
+        };
         assert_eq!(to_json(&v), serde_json::json!("NaN"));
         assert_eq!(to_json(&pt::Value { val: None }), serde_json::Value::Null);
     }

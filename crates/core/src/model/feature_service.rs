@@ -47,13 +47,19 @@ impl Projection {
             feature_columns: self.features.iter().map(Field::to_proto).collect(),
             join_key_map: self.join_key_map.clone(),
             // Feast writes the source's created column here (sic); mirrored for identical registries.
-            timestamp_field: source.map(|s| s.created_timestamp_column.clone()).unwrap_or_default(),
+            timestamp_field: source
+                .map(|s| s.created_timestamp_column.clone())
+                .unwrap_or_default(),
             created_timestamp_column: source
                 .map(|s| s.created_timestamp_column.clone())
                 .unwrap_or_default(),
-            date_partition_column: source.map(|s| s.date_partition_column.clone()).unwrap_or_default(),
+            date_partition_column: source
+                .map(|s| s.date_partition_column.clone())
+                .unwrap_or_default(),
             batch_source: source.map(|s| s.to_proto(None, false)),
-            stream_source: view.and_then(|v| v.stream_source.as_ref()).map(|s| s.to_proto(None, false)),
+            stream_source: view
+                .and_then(|v| v.stream_source.as_ref())
+                .map(|s| s.to_proto(None, false)),
             view_type: "featureView".into(),
             ..Default::default()
         }
@@ -80,7 +86,11 @@ impl FeatureService {
         pc::FeatureServiceSpec {
             name: self.name.clone(),
             project: project.into(),
-            features: self.projections.iter().map(|p| p.to_proto(view(&p.view))).collect(),
+            features: self
+                .projections
+                .iter()
+                .map(|p| p.to_proto(view(&p.view)))
+                .collect(),
             tags: self.tags.clone(),
             description: self.description.clone(),
             owner: self.owner.clone(),

@@ -61,7 +61,11 @@ impl FeatureView {
 
     /// The comma-separated feature names, for messages.
     pub fn feature_names(&self) -> String {
-        self.features.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+        self.features
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Whether the ttl is unbounded.
@@ -109,7 +113,11 @@ impl FeatureView {
             entities: spec.entities,
             features: spec.features.iter().map(Field::from_proto).collect(),
             entity_columns: spec.entity_columns.iter().map(Field::from_proto).collect(),
-            ttl: spec.ttl.as_ref().map(from_proto_duration).unwrap_or_default(),
+            ttl: spec
+                .ttl
+                .as_ref()
+                .map(from_proto_duration)
+                .unwrap_or_default(),
             batch_source,
             stream_source: spec.stream_source.as_ref().map(DataSource::from_proto),
             online: spec.online,
@@ -121,8 +129,16 @@ impl FeatureView {
                 .materialization_intervals
                 .iter()
                 .map(|i| MaterializationInterval {
-                    start: i.start_time.as_ref().map(from_proto_timestamp).unwrap_or_default(),
-                    end: i.end_time.as_ref().map(from_proto_timestamp).unwrap_or_default(),
+                    start: i
+                        .start_time
+                        .as_ref()
+                        .map(from_proto_timestamp)
+                        .unwrap_or_default(),
+                    end: i
+                        .end_time
+                        .as_ref()
+                        .map(from_proto_timestamp)
+                        .unwrap_or_default(),
                 })
                 .collect(),
         }
@@ -139,12 +155,18 @@ mod tests {
         FeatureView {
             name: "driver_hourly_stats".into(),
             entities: vec!["driver".into()],
-            features: vec![Field::new("conv_rate", ValueType::Float), Field::new("city", ValueType::String)],
+            features: vec![
+                Field::new("conv_rate", ValueType::Float),
+                Field::new("city", ValueType::String),
+            ],
             entity_columns: vec![Field::new("driver_id", ValueType::Int64)],
             ttl: Duration::from_secs(172_800),
             batch_source: DataSource {
                 name: "src".into(),
-                kind: SourceKind::File { path: "data/x.parquet".into(), format: FileFormat::Parquet },
+                kind: SourceKind::File {
+                    path: "data/x.parquet".into(),
+                    format: FileFormat::Parquet,
+                },
                 timestamp_field: "event_timestamp".into(),
                 created_timestamp_column: "created".into(),
                 field_mapping: Tags::new(),
@@ -169,7 +191,10 @@ mod tests {
         let spec = v.to_spec("demo");
         assert_eq!(spec.version, "latest");
         assert_eq!(spec.ttl.as_ref().unwrap().seconds, 172_800);
-        let back = FeatureView::from_proto(&pc::FeatureView { spec: Some(spec), meta: None });
+        let back = FeatureView::from_proto(&pc::FeatureView {
+            spec: Some(spec),
+            meta: None,
+        });
         assert_eq!(back, v);
         assert_eq!(back.join_keys(), vec!["driver_id".to_string()]);
     }
@@ -180,6 +205,12 @@ mod tests {
         v.ttl = Duration::ZERO;
         let spec = v.to_spec("demo");
         assert!(spec.ttl.is_some());
-        assert!(FeatureView::from_proto(&pc::FeatureView { spec: Some(spec), meta: None }).ttl_is_forever());
+        assert!(
+            FeatureView::from_proto(&pc::FeatureView {
+                spec: Some(spec),
+                meta: None
+            })
+            .ttl_is_forever()
+        );
     }
 }

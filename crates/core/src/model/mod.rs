@@ -40,7 +40,12 @@ pub struct Field {
 impl Field {
     /// A field with a name and a type.
     pub fn new(name: impl Into<String>, dtype: ValueType) -> Self {
-        Field { name: name.into(), dtype, description: String::new(), tags: Tags::new() }
+        Field {
+            name: name.into(),
+            dtype,
+            description: String::new(),
+            tags: Tags::new(),
+        }
     }
 
     /// The `FeatureSpecV2` message.
@@ -92,7 +97,12 @@ impl Project {
     /// The project described by a `Project` message.
     pub fn from_proto(p: &pc::Project) -> Self {
         let spec = p.spec.clone().unwrap_or_default();
-        Project { name: spec.name, description: spec.description, tags: spec.tags, owner: spec.owner }
+        Project {
+            name: spec.name,
+            description: spec.description,
+            tags: spec.tags,
+            owner: spec.owner,
+        }
     }
 }
 

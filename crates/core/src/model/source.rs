@@ -72,7 +72,11 @@ impl FileFormat {
     /// Feast's registry has no CSV format, so the extension is what survives a round trip.
     pub fn from_path(path: &str) -> Self {
         let lower = path.to_ascii_lowercase();
-        if lower.ends_with(".csv") { FileFormat::Csv } else { FileFormat::Parquet }
+        if lower.ends_with(".csv") {
+            FileFormat::Csv
+        } else {
+            FileFormat::Parquet
+        }
     }
 
     /// `parquet` or `csv`.
@@ -120,7 +124,11 @@ impl DataSource {
         match &self.batch().kind {
             SourceKind::File { path, format } => {
                 let p = Path::new(path.strip_prefix("file://").unwrap_or(path));
-                let abs = if p.is_absolute() { p.to_path_buf() } else { repo_path.join(p) };
+                let abs = if p.is_absolute() {
+                    p.to_path_buf()
+                } else {
+                    repo_path.join(p)
+                };
                 Some((abs, *format))
             }
             _ => None,
@@ -154,7 +162,11 @@ impl DataSource {
             timestamp_field: self.timestamp_field.clone(),
             date_partition_column: self.date_partition_column.clone(),
             created_timestamp_column: self.created_timestamp_column.clone(),
-            data_source_class_type: if class_type { self.class_name() } else { String::new() },
+            data_source_class_type: if class_type {
+                self.class_name()
+            } else {
+                String::new()
+            },
             ..Default::default()
         };
         match &self.kind {
@@ -186,13 +198,20 @@ impl DataSource {
     pub fn from_proto(p: &pc::DataSource) -> Self {
         let kind = match (pds::SourceType::try_from(p.r#type), &p.options) {
             (Ok(pds::SourceType::BatchFile), Some(pds::Options::FileOptions(f))) => {
-                SourceKind::File { path: f.uri.clone(), format: FileFormat::from_path(&f.uri) }
+                SourceKind::File {
+                    path: f.uri.clone(),
+                    format: FileFormat::from_path(&f.uri),
+                }
             }
             (Ok(pds::SourceType::PushSource), _) if p.batch_source.is_some() => SourceKind::Push {
-                batch_source: Box::new(DataSource::from_proto(p.batch_source.as_deref().expect("checked"))),
+                batch_source: Box::new(DataSource::from_proto(
+                    p.batch_source.as_deref().expect("checked"),
+                )),
             },
             (Ok(pds::SourceType::RequestSource), Some(pds::Options::RequestDataOptions(r))) => {
-                SourceKind::Request { schema: r.schema.iter().map(Field::from_proto).collect() }
+                SourceKind::Request {
+                    schema: r.schema.iter().map(Field::from_proto).collect(),
+                }
             }
             _ => SourceKind::Other(Box::new(p.clone())),
         };
@@ -217,7 +236,10 @@ mod tests {
     fn file_source() -> DataSource {
         DataSource {
             name: "driver_stats_source".into(),
-            kind: SourceKind::File { path: "data/driver_stats.parquet".into(), format: FileFormat::Parquet },
+            kind: SourceKind::File {
+                path: "data/driver_stats.parquet".into(),
+                format: FileFormat::Parquet,
+            },
             timestamp_field: "event_timestamp".into(),
             created_timestamp_column: "created".into(),
             field_mapping: Tags::new(),
@@ -234,7 +256,9 @@ mod tests {
         assert_eq!(p.r#type, pds::SourceType::BatchFile as i32);
         assert_eq!(p.project, "demo");
         assert_eq!(p.data_source_class_type, FILE_SOURCE_CLASS);
-        let Some(pds::Options::FileOptions(f)) = &p.options else { panic!() };
+        let Some(pds::Options::FileOptions(f)) = &p.options else {
+            panic!()
+        };
         assert_eq!(f.uri, "data/driver_stats.parquet");
         assert!(f.file_format.is_none());
         assert_eq!(DataSource::from_proto(&p), file_source());
@@ -244,7 +268,9 @@ mod tests {
     fn push_source_round_trips() {
         let push = DataSource {
             name: "driver_push".into(),
-            kind: SourceKind::Push { batch_source: Box::new(file_source()) },
+            kind: SourceKind::Push {
+                batch_source: Box::new(file_source()),
+            },
             timestamp_field: String::new(),
             created_timestamp_column: String::new(),
             ..file_source()
@@ -258,7 +284,11 @@ mod tests {
 
     #[test]
     fn other_kinds_are_kept() {
-        let p = pc::DataSource { name: "k".into(), r#type: pds::SourceType::StreamKafka as i32, ..Default::default() };
+        let p = pc::DataSource {
+            name: "k".into(),
+            r#type: pds::SourceType::StreamKafka as i32,
+            ..Default::default()
+        };
         let s = DataSource::from_proto(&p);
         assert_eq!(s.kind_name(), "stream_kafka");
         assert_eq!(s.to_proto(None, true), p);
