@@ -32,3 +32,26 @@ pub enum Error {
     #[error(transparent)]
     Core(#[from] larder_core::Error),
 }
+
+impl Error {
+    /// An [`Error::Backend`] of `store` while doing `context`.
+    pub(crate) fn backend(
+        store: &'static str,
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Backend {
+            store,
+            context: context.into(),
+            source: Box::new(source),
+        }
+    }
+
+    /// An [`Error::Data`] about `view`.
+    pub(crate) fn data(view: &str, message: impl Into<String>) -> Self {
+        Error::Data {
+            view: view.to_string(),
+            message: message.into(),
+        }
+    }
+}

@@ -5,9 +5,34 @@
 //! event/created timestamps, and one [`ColumnEncoder`](larder_core::value::ColumnEncoder) per feature);
 //! reads take serialized entity keys and return `Value` protobuf bytes per requested feature.
 //! Writes are newer-wins: a row never replaces a stored row with a later event timestamp.
+//!
+//! Implementations:
+//! - [`SqliteOnlineStore`]: one SQLite file, a table `"<project>_<view>"` per view (Feast's `sqlite`).
+//! - [`RedisOnlineStore`]: a Redis server or Redis Cluster, one hash per entity key (Feast's `redis`).
+//!
+//! With the `conformance` feature, [`conformance`] holds the checks every store passes.
+//!
+//! ```no_run
+//! # async fn run(view: larder_core::model::FeatureView, rows: arrow::record_batch::RecordBatch)
+//! # -> Result<(), Box<dyn std::error::Error>> {
+//! use larder_core::entity_key::EntityKeyLayout;
+//! use larder_online::{OnlineStore, SqliteOnlineStore, WriteBatch};
+//!
+//! let store = SqliteOnlineStore::open("data/online.db")?;
+//! store.update("demo", std::slice::from_ref(&view), &[]).await?;
+//! let layout = EntityKeyLayout::new(&view.join_keys(), 3)?;
+//! let stats = store.write_batch("demo", &view, &WriteBatch::from_record_batch(&rows, &view, &layout)?).await?;
+//! println!("{} written, {} skipped as older", stats.rows_written, stats.rows_skipped);
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod batch;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 pub mod error;
+pub mod redis;
+pub mod sqlite;
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -17,6 +42,8 @@ use larder_core::model::FeatureView;
 
 pub use batch::WriteBatch;
 pub use error::{Error, Result};
+pub use redis::RedisOnlineStore;
+pub use sqlite::SqliteOnlineStore;
 
 /// A shared, dynamically typed online store.
 pub type OnlineStoreRef = Arc<dyn OnlineStore>;
@@ -51,13 +78,25 @@ pub trait OnlineStore: Send + Sync + Debug + 'static {
     fn infra_name(&self, project: &str, view: &str) -> Option<String>;
 
     /// Creates what `keep` needs (tables, indexes) and removes the data of `delete`. Idempotent.
-    async fn update(&self, project: &str, keep: &[FeatureView], delete: &[FeatureView]) -> Result<()>;
+    async fn update(
+        &self,
+        project: &str,
+        keep: &[FeatureView],
+        delete: &[FeatureView],
+    ) -> Result<()>;
 
     /// Removes everything the store holds for these views of `project`.
     async fn teardown(&self, project: &str, views: &[FeatureView]) -> Result<()>;
 
-    /// Writes rows of `view`, newer-wins. All rows of a batch are written, or none on error.
-    async fn write_batch(&self, project: &str, view: &FeatureView, batch: &WriteBatch) -> Result<WriteStats>;
+    /// Writes rows of `view`, newer-wins. SQLite writes all rows of a batch or none (one
+    /// transaction); Redis writes per key, so a failed batch may be partly written (writing it again
+    /// is safe).
+    async fn write_batch(
+        &self,
+        project: &str,
+        view: &FeatureView,
+        batch: &WriteBatch,
+    ) -> Result<WriteStats>;
 
     /// Reads `features` of `view` for each serialized entity key; `None` for keys with no row.
     /// The result has one entry per key, in order.

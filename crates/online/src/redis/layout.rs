@@ -1,0 +1,171 @@
+//! Feast's Redis layout: key = serialized entity key ++ project; one hash per key shared by every
+//! view with the same join keys; a field per feature named by the murmur3 of `"<view>:<feature>"`,
+//! and `_ts:<view>` holding the event time as a `google.protobuf.Timestamp`.
+
+use prost::Message;
+
+/// The hash field of `feature` in `view`: murmur3_32 (seed 0) of `"<view>:<feature>"`, 4 bytes
+/// little-endian (Feast's `_mmh3`).
+pub(super) fn feature_field(view: &str, feature: &str) -> [u8; 4] {
+    let mut name = Vec::with_capacity(view.len() + 1 + feature.len());
+    name.extend_from_slice(view.as_bytes());
+    name.push(b':');
+    name.extend_from_slice(feature.as_bytes());
+    mur3::murmurhash3_x86_32(&name, 0).to_le_bytes()
+}
+
+/// The hash field holding the event time of `view`'s row.
+pub(super) fn ts_field(view: &str) -> Vec<u8> {
+    format!("_ts:{view}").into_bytes()
+}
+
+/// The hash fields of one view: a feature field per feature, and the timestamp field.
+#[derive(Debug)]
+pub(super) struct ViewFields {
+    /// One field per feature, in the order given.
+    pub(super) features: Vec<[u8; 4]>,
+    /// `_ts:<view>`.
+    pub(super) ts: Vec<u8>,
+}
+
+impl ViewFields {
+    /// The fields of `features` of `view`.
+    pub(super) fn new<'a>(view: &str, features: impl IntoIterator<Item = &'a str>) -> Self {
+        ViewFields {
+            features: features
+                .into_iter()
+                .map(|f| feature_field(view, f))
+                .collect(),
+            ts: ts_field(view),
+        }
+    }
+}
+
+/// Sets `out` to the Redis key of `entity_key` in `project`.
+pub(super) fn redis_key(entity_key: &[u8], project: &str, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(entity_key);
+    out.extend_from_slice(project.as_bytes());
+}
+
+/// Appends the serialized `Timestamp` of `micros` to `out`.
+pub(super) fn encode_timestamp(micros: i64, out: &mut Vec<u8>) {
+    let ts = prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
+    };
+    ts.encode(out).expect("a Vec grows as needed");
+}
+
+/// The microseconds of a serialized `Timestamp` (Feast writes whole seconds; Larder microseconds).
+pub(super) fn decode_timestamp(bytes: &[u8]) -> Result<i64, prost::DecodeError> {
+    let ts = prost_types::Timestamp::decode(bytes)?;
+    Ok(ts.seconds.saturating_mul(1_000_000) + i64::from(ts.nanos) / 1_000)
+}
+
+/// The `SCAN MATCH` pattern of a view's keys in `project`: the key-layout prefix, anything, the
+/// project, with glob characters escaped (the prefix is binary).
+pub(super) fn scan_pattern(prefix: &[u8], project: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(prefix.len() + project.len() + 8);
+    escape_glob(prefix, &mut out);
+    out.push(b'*');
+    escape_glob(project.as_bytes(), &mut out);
+    out
+}
+
+fn escape_glob(bytes: &[u8], out: &mut Vec<u8>) {
+    for &b in bytes {
+        if matches!(b, b'*' | b'?' | b'[' | b']' | b'\\') {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+}
+
+/// Whether `key` is exactly `prefix`, `join_keys` serialized key values, and `project`: the pattern
+/// of [`scan_pattern`] also matches keys of projects whose name ends with `project`.
+pub(super) fn key_matches(key: &[u8], prefix: &[u8], join_keys: usize, project: &str) -> bool {
+    let Some(mut rest) = key.strip_prefix(prefix) else {
+        return false;
+    };
+    for _ in 0..join_keys {
+        let Some(len) = rest
+            .get(4..8)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+        else {
+            return false;
+        };
+        let Some(after) = rest.get(8 + len as usize..) else {
+            return false;
+        };
+        rest = after;
+    }
+    rest == project.as_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use larder_core::entity_key::{EntityKeyLayout, KeyValue};
+
+    use super::*;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn feature_fields_match_feast() {
+        assert_eq!(
+            hex(&feature_field("driver_hourly_stats", "conv_rate")),
+            "6160e3da"
+        );
+        assert_eq!(
+            hex(&feature_field("driver_hourly_stats", "rating")),
+            "2e429734"
+        );
+        assert_eq!(ts_field("driver_hourly_stats"), b"_ts:driver_hourly_stats");
+    }
+
+    #[test]
+    fn timestamps_round_trip_and_read_feast_seconds() {
+        let mut buf = Vec::new();
+        encode_timestamp(1_795_518_000_123_456, &mut buf);
+        assert_eq!(decode_timestamp(&buf).unwrap(), 1_795_518_000_123_456);
+        let feast = prost_types::Timestamp {
+            seconds: 1_795_518_000,
+            nanos: 0,
+        }
+        .encode_to_vec();
+        assert_eq!(decode_timestamp(&feast).unwrap(), 1_795_518_000_000_000);
+        buf.clear();
+        encode_timestamp(-1, &mut buf);
+        assert_eq!(decode_timestamp(&buf).unwrap(), -1);
+    }
+
+    #[test]
+    fn keys_match_only_their_project() {
+        let layout = EntityKeyLayout::new(&["driver_id".into()], 3).unwrap();
+        let mut key = Vec::new();
+        redis_key(
+            &layout.serialize(&[KeyValue::Int64(1001)]),
+            "demo",
+            &mut key,
+        );
+        assert!(key_matches(&key, layout.prefix(), 1, "demo"));
+        assert!(!key_matches(&key, layout.prefix(), 1, "emo"));
+        redis_key(
+            &layout.serialize(&[KeyValue::Int64(1001)]),
+            "xdemo",
+            &mut key,
+        );
+        assert!(!key_matches(&key, layout.prefix(), 1, "demo"));
+        let v2 = EntityKeyLayout::new(&["driver_id".into()], 2).unwrap();
+        redis_key(&v2.serialize(&[KeyValue::Str("a*b")]), "demo", &mut key);
+        assert!(key_matches(&key, v2.prefix(), 1, "demo"));
+    }
+
+    #[test]
+    fn scan_patterns_escape_glob_characters() {
+        assert_eq!(scan_pattern(b"a*[?]\\", "p"), b"a\\*\\[\\?\\]\\\\*p");
+    }
+}

@@ -1,0 +1,371 @@
+//! [`RedisOnlineStore`]: Feast's Redis online store layout, on a single server or a Redis Cluster.
+//!
+//! Key = serialized entity key ++ project; one hash per key, shared by every view with the same join
+//! keys; per feature a field named by the murmur3 of `"<view>:<feature>"` holding the `Value` bytes
+//! (empty for null), and `_ts:<view>` holding the event time as a `google.protobuf.Timestamp`.
+//! Writes are newer-wins as in Feast: a row is skipped when the stored time is the same or later.
+
+mod conn;
+mod delete;
+mod layout;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use larder_core::config::{RedisConfig, RedisType};
+use larder_core::entity_key::EntityKeyLayout;
+use larder_core::model::FeatureView;
+use redis::{RedisError, Value};
+
+use self::conn::{Commands, Conn, ConnectionSpec};
+use self::layout::{ViewFields, decode_timestamp, encode_timestamp, redis_key};
+use crate::error::{Error, Result};
+use crate::{OnlineRow, OnlineStore, WriteBatch, WriteStats};
+
+/// The store name in errors.
+const STORE: &str = "redis";
+/// Keys per pipeline: bounds the memory of a write or read.
+const CHUNK: usize = 1000;
+
+/// An online store in Redis or a Redis Cluster, in Feast's layout.
+#[derive(Clone)]
+pub struct RedisOnlineStore {
+    conn: Conn,
+    /// The nodes, for messages.
+    endpoint: String,
+    key_ttl_seconds: Option<u64>,
+    skip_dedup: bool,
+    full_scan_for_deletion: bool,
+    /// `entity_key_serialization_version`, for the key prefix of deletion scans.
+    key_version: u32,
+}
+
+impl std::fmt::Debug for RedisOnlineStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.conn {
+            Conn::Single(_) => "redis",
+            Conn::Cluster(_) => "redis_cluster",
+        };
+        f.debug_struct("RedisOnlineStore")
+            .field("redis_type", &kind)
+            .field("endpoint", &self.endpoint)
+            .field("key_ttl_seconds", &self.key_ttl_seconds)
+            .field("skip_dedup", &self.skip_dedup)
+            .field("key_version", &self.key_version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisOnlineStore {
+    /// Connects as `config` says (`redis`: the first node of `connection_string`; `redis_cluster`: the
+    /// cluster its nodes belong to). Keys use entity-key serialization version 3 (Feast's default);
+    /// see [`RedisOnlineStore::with_entity_key_serialization_version`].
+    pub async fn connect(config: &RedisConfig) -> Result<Self> {
+        let spec = ConnectionSpec::parse(&config.connection_string)?;
+        let conn = match config.redis_type {
+            RedisType::Redis => Conn::single(&spec).await?,
+            RedisType::RedisCluster => Conn::cluster(&spec).await?,
+            RedisType::RedisSentinel => {
+                return Err(Error::Config(
+                    "redis_type redis_sentinel is not supported yet: use redis with the master's host:port, \
+                     or redis_cluster"
+                        .into(),
+                ));
+            }
+        };
+        Ok(RedisOnlineStore {
+            conn,
+            endpoint: spec.describe(),
+            key_ttl_seconds: config.key_ttl_seconds.filter(|&ttl| ttl > 0),
+            skip_dedup: config.skip_dedup,
+            full_scan_for_deletion: config.full_scan_for_deletion,
+            key_version: 3,
+        })
+    }
+
+    /// Uses `version` (`entity_key_serialization_version`, 2 or 3) for the key prefix that deleting a
+    /// view scans for. Writes and reads take serialized keys, so they do not depend on it.
+    pub fn with_entity_key_serialization_version(mut self, version: u32) -> Result<Self> {
+        EntityKeyLayout::new(&[], version)?;
+        self.key_version = version;
+        Ok(self)
+    }
+
+    /// Wraps `e` with what was being done and where.
+    fn error(&self, e: RedisError, doing: std::fmt::Arguments<'_>) -> Error {
+        Error::backend(STORE, format!("{doing} ({})", self.endpoint), e)
+    }
+
+    /// The rows of `rows` whose event time is later than the stored `_ts:<view>` of their key.
+    async fn newer_than_stored(
+        &self,
+        project: &str,
+        view: &str,
+        fields: &ViewFields,
+        batch: &WriteBatch,
+        rows: &[usize],
+    ) -> Result<Vec<usize>> {
+        let mut cmds = self.conn.commands();
+        let mut key = Vec::new();
+        for &row in rows {
+            redis_key(batch.entity_keys.value(row), project, &mut key);
+            cmds.key().cmd("HMGET").arg(&key).arg(&fields.ts);
+        }
+        let replies = cmds
+            .run()
+            .await
+            .map_err(|e| self.error(e, format_args!("reading the timestamps of view {view}")))?;
+        let times = batch.event_timestamps.values();
+        let mut newer = Vec::with_capacity(rows.len());
+        for (&row, reply) in rows.iter().zip(replies) {
+            let stored = first_field(reply)
+                .map(|b| decode_timestamp(&b))
+                .transpose()
+                .map_err(|e| {
+                    Error::backend(
+                        STORE,
+                        format!(
+                            "field _ts:{view} of a key of project {project} is not a Timestamp"
+                        ),
+                        e,
+                    )
+                })?;
+            if stored.is_none_or(|stored| stored < times[row]) {
+                newer.push(row);
+            }
+        }
+        Ok(newer)
+    }
+
+    /// The `HSET` (and `EXPIRE`) commands of `rows`.
+    fn hset_commands(
+        &self,
+        project: &str,
+        fields: &ViewFields,
+        batch: &WriteBatch,
+        rows: &[usize],
+    ) -> Result<Commands> {
+        let mut cmds = self.conn.commands();
+        let (mut key, mut buf) = (Vec::new(), Vec::new());
+        let times = batch.event_timestamps.values();
+        for &row in rows {
+            redis_key(batch.entity_keys.value(row), project, &mut key);
+            buf.clear();
+            encode_timestamp(times[row], &mut buf);
+            let pipe = cmds.key();
+            pipe.cmd("HSET").arg(&key).arg(&fields.ts).arg(&buf);
+            for ((_, encoder), field) in batch.features.iter().zip(&fields.features) {
+                buf.clear();
+                encoder.encode(row, &mut buf)?;
+                pipe.arg(&field[..]).arg(&buf);
+            }
+            pipe.ignore();
+            if let Some(ttl) = self.key_ttl_seconds {
+                pipe.cmd("EXPIRE").arg(&key).arg(ttl).ignore();
+            }
+        }
+        Ok(cmds)
+    }
+
+    /// Reads one chunk of keys.
+    async fn read_chunk(
+        &self,
+        project: &str,
+        view: &str,
+        fields: &ViewFields,
+        keys: &[Vec<u8>],
+        out: &mut Vec<Option<OnlineRow>>,
+    ) -> Result<()> {
+        let mut cmds = self.conn.commands();
+        let mut key = Vec::new();
+        for entity_key in keys {
+            redis_key(entity_key, project, &mut key);
+            let pipe = cmds.key();
+            pipe.cmd("HMGET").arg(&key);
+            for field in &fields.features {
+                pipe.arg(&field[..]);
+            }
+            pipe.arg(&fields.ts);
+        }
+        let replies = cmds
+            .run()
+            .await
+            .map_err(|e| self.error(e, format_args!("reading view {view}")))?;
+        for reply in replies {
+            out.push(
+                online_row(reply)
+                    .map_err(|e| Error::backend(STORE, format!("reading view {view}"), e))?,
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The rows to write: per key, the row with the latest event time (the first of equals).
+fn newest_per_key(batch: &WriteBatch) -> Vec<usize> {
+    let times = batch.event_timestamps.values();
+    let mut newest: HashMap<&[u8], usize> = HashMap::with_capacity(batch.len());
+    for row in 0..batch.len() {
+        newest
+            .entry(batch.entity_keys.value(row))
+            .and_modify(|best| {
+                if times[row] > times[*best] {
+                    *best = row;
+                }
+            })
+            .or_insert(row);
+    }
+    let mut rows: Vec<usize> = newest.into_values().collect();
+    rows.sort_unstable();
+    rows
+}
+
+/// The first field of an `HMGET` reply.
+fn first_field(reply: Value) -> Option<Vec<u8>> {
+    let fields: Vec<Option<Vec<u8>>> = redis::from_redis_value(reply).ok()?;
+    fields.into_iter().next().flatten()
+}
+
+/// The row in an `HMGET key features... _ts:<view>` reply: `None` when nothing is stored.
+fn online_row(reply: Value) -> std::result::Result<Option<OnlineRow>, RedisError> {
+    let mut values: Vec<Option<Vec<u8>>> = redis::from_redis_value(reply)?;
+    let ts = values.pop().flatten();
+    if ts.is_none() && values.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let event_ts_micros = match ts {
+        Some(bytes) => decode_timestamp(&bytes).map_err(|e| {
+            RedisError::from((
+                redis::ErrorKind::UnexpectedReturnType,
+                "a _ts field is not a Timestamp",
+                e.to_string(),
+            ))
+        })?,
+        None => 0,
+    };
+    Ok(Some(OnlineRow {
+        event_ts_micros,
+        values,
+    }))
+}
+
+#[async_trait]
+impl OnlineStore for RedisOnlineStore {
+    fn type_name(&self) -> &'static str {
+        STORE
+    }
+
+    fn infra_name(&self, _project: &str, _view: &str) -> Option<String> {
+        None
+    }
+
+    async fn update(
+        &self,
+        project: &str,
+        _keep: &[FeatureView],
+        delete: &[FeatureView],
+    ) -> Result<()> {
+        if !self.full_scan_for_deletion {
+            return Ok(());
+        }
+        for view in delete {
+            delete::delete_view(&self.conn, project, view, self.key_version)
+                .await
+                .map_err(|e| {
+                    self.error(
+                        e,
+                        format_args!("deleting view {} of project {project}", view.name),
+                    )
+                })?;
+        }
+        Ok(())
+    }
+
+    async fn teardown(&self, project: &str, views: &[FeatureView]) -> Result<()> {
+        for view in views {
+            delete::delete_view(&self.conn, project, view, self.key_version)
+                .await
+                .map_err(|e| {
+                    self.error(
+                        e,
+                        format_args!("deleting view {} of project {project}", view.name),
+                    )
+                })?;
+        }
+        Ok(())
+    }
+
+    async fn write_batch(
+        &self,
+        project: &str,
+        view: &FeatureView,
+        batch: &WriteBatch,
+    ) -> Result<WriteStats> {
+        let fields = ViewFields::new(
+            &view.name,
+            batch.features.iter().map(|(name, _)| name.as_str()),
+        );
+        let rows: Vec<usize> = if self.skip_dedup {
+            (0..batch.len()).collect()
+        } else {
+            newest_per_key(batch)
+        };
+        let mut stats = WriteStats {
+            rows_written: 0,
+            rows_skipped: (batch.len() - rows.len()) as u64,
+        };
+        for chunk in rows.chunks(CHUNK) {
+            let write = match self.skip_dedup {
+                true => chunk.to_vec(),
+                false => {
+                    self.newer_than_stored(project, &view.name, &fields, batch, chunk)
+                        .await?
+                }
+            };
+            let cmds = self.hset_commands(project, &fields, batch, &write)?;
+            cmds.run()
+                .await
+                .map_err(|e| self.error(e, format_args!("writing view {}", view.name)))?;
+            stats.rows_written += write.len() as u64;
+            stats.rows_skipped += (chunk.len() - write.len()) as u64;
+        }
+        Ok(stats)
+    }
+
+    async fn read(
+        &self,
+        project: &str,
+        view: &FeatureView,
+        features: &[String],
+        entity_keys: &[Vec<u8>],
+    ) -> Result<Vec<Option<OnlineRow>>> {
+        let fields = ViewFields::new(&view.name, features.iter().map(String::as_str));
+        let mut out = Vec::with_capacity(entity_keys.len());
+        for chunk in entity_keys.chunks(CHUNK) {
+            self.read_chunk(project, &view.name, &fields, chunk, &mut out)
+                .await?;
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_hashes_read_as_none() {
+        let reply = Value::Array(vec![Value::Nil, Value::Nil, Value::Nil]);
+        assert_eq!(online_row(reply).unwrap(), None);
+        let mut ts = Vec::new();
+        encode_timestamp(2_000_000, &mut ts);
+        let reply = Value::Array(vec![
+            Value::BulkString(vec![]),
+            Value::Nil,
+            Value::BulkString(ts),
+        ]);
+        let row = online_row(reply).unwrap().unwrap();
+        assert_eq!(row.event_ts_micros, 2_000_000);
+        assert_eq!(row.values, vec![Some(vec![]), None]);
+    }
+}

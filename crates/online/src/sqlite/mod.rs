@@ -1,0 +1,363 @@
+//! [`SqliteOnlineStore`]: Feast's SQLite online store layout, one table `"<project>_<view>"` per view
+//! with one row per (entity key, feature).
+//!
+//! Timestamps are stored as integer Unix seconds (what Feast 0.67 writes when it runs in UTC); legacy
+//! ISO text timestamps are read too. Writes are newer-wins: a row never replaces a stored row with a
+//! later event time (an equal one is replaced, so reruns are idempotent). rusqlite is blocking, so
+//! every call runs on tokio's blocking pool with a pooled connection.
+
+mod pool;
+mod rows;
+mod sql;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use larder_core::model::FeatureView;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, TransactionBehavior, params, params_from_iter};
+
+use self::pool::Pool;
+use self::rows::{EncodedRows, KeyList};
+use self::sql::table_name;
+use crate::error::{Error, Result};
+use crate::{OnlineRow, OnlineStore, WriteBatch, WriteStats};
+
+/// The store name in errors.
+const STORE: &str = "sqlite";
+/// Entity keys per `IN (...)` list of a read.
+const MAX_PARAMS: usize = 500;
+
+/// An online store in one SQLite file, in Feast's layout.
+#[derive(Debug, Clone)]
+pub struct SqliteOnlineStore {
+    pool: Arc<Pool>,
+}
+
+impl SqliteOnlineStore {
+    /// Opens (creating it and its parent directories when missing) the database at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::backend(
+                    STORE,
+                    format!("creating the directory {}", dir.display()),
+                    e,
+                )
+            })?;
+        }
+        let pool = Pool::open(path)
+            .map_err(|e| Error::backend(STORE, format!("opening {}", path.display()), e))?;
+        Ok(SqliteOnlineStore {
+            pool: Arc::new(pool),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        self.pool.path()
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool; `doing` and `table` describe the
+    /// call in errors.
+    async fn blocking<T, F>(&self, doing: String, table: Option<String>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let pool = Arc::clone(&self.pool);
+        let task = tokio::task::spawn_blocking(move || {
+            pool.with(f)
+                .map_err(|e| sqlite_error(e, &doing, table.as_deref(), pool.path()))
+        });
+        task.await
+            .map_err(|e| Error::backend(STORE, "a blocking SQLite task did not finish", e))?
+    }
+
+    /// Deletes the database file (and its WAL files) after closing the pooled connections.
+    fn delete_file(&self) -> Result<()> {
+        self.pool.reset();
+        let path = self.pool.path();
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            match std::fs::remove_file(&file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::backend(
+                        STORE,
+                        format!("deleting {}", Path::new(&file).display()),
+                        e,
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Wraps a rusqlite error with what was being done; a missing table says to run `apply`.
+fn sqlite_error(e: rusqlite::Error, doing: &str, table: Option<&str>, path: &Path) -> Error {
+    let missing =
+        matches!(&e, rusqlite::Error::SqliteFailure(_, Some(m)) if m.starts_with("no such table"));
+    let context = match table {
+        Some(t) if missing => format!(
+            "{doing}: table \"{t}\" does not exist in {}: run `larder apply` to create it",
+            path.display()
+        ),
+        _ => format!("{doing} ({})", path.display()),
+    };
+    Error::backend(STORE, context, e)
+}
+
+fn view_tables(project: &str, views: &[FeatureView]) -> Vec<String> {
+    views.iter().map(|v| table_name(project, &v.name)).collect()
+}
+
+#[async_trait]
+impl OnlineStore for SqliteOnlineStore {
+    fn type_name(&self) -> &'static str {
+        STORE
+    }
+
+    fn infra_name(&self, project: &str, view: &str) -> Option<String> {
+        Some(table_name(project, view))
+    }
+
+    async fn update(
+        &self,
+        project: &str,
+        keep: &[FeatureView],
+        delete: &[FeatureView],
+    ) -> Result<()> {
+        let (keep, delete) = (view_tables(project, keep), view_tables(project, delete));
+        let doing = format!("updating the tables of project {project}");
+        self.blocking(doing, None, move |conn| update_tables(conn, &keep, &delete))
+            .await
+    }
+
+    async fn teardown(&self, project: &str, views: &[FeatureView]) -> Result<()> {
+        let tables = view_tables(project, views);
+        let doing = format!("dropping the tables of project {project}");
+        let remaining = self
+            .blocking(doing, None, move |conn| drop_tables(conn, &tables))
+            .await?;
+        if remaining == 0 {
+            self.delete_file()?;
+        }
+        Ok(())
+    }
+
+    async fn write_batch(
+        &self,
+        project: &str,
+        view: &FeatureView,
+        batch: &WriteBatch,
+    ) -> Result<WriteStats> {
+        if batch.is_empty() {
+            return Ok(WriteStats::default());
+        }
+        let rows = EncodedRows::new(batch)?;
+        let table = table_name(project, &view.name);
+        let doing = format!("writing {} rows of view {}", rows.len(), view.name);
+        let sql = sql::upsert(&table);
+        self.blocking(doing, Some(table), move |conn| {
+            write_rows(conn, &sql, &rows)
+        })
+        .await
+    }
+
+    async fn read(
+        &self,
+        project: &str,
+        view: &FeatureView,
+        features: &[String],
+        entity_keys: &[Vec<u8>],
+    ) -> Result<Vec<Option<OnlineRow>>> {
+        if entity_keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = KeyList::new(entity_keys);
+        let features = features.to_vec();
+        let table = table_name(project, &view.name);
+        let doing = format!("reading {} keys of view {}", keys.len(), view.name);
+        let t = table.clone();
+        self.blocking(doing, Some(table), move |conn| {
+            read_rows(conn, &t, &keys, &features)
+        })
+        .await
+    }
+}
+
+/// Drops `delete` and creates `keep` (adding `value_text` to older tables), in one transaction.
+fn update_tables(
+    conn: &mut Connection,
+    keep: &[String],
+    delete: &[String],
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for table in delete {
+        tx.execute(&sql::drop_table(table), [])?;
+    }
+    for table in keep {
+        tx.execute(&sql::create_table(table), [])?;
+        tx.execute(&sql::create_index(table), [])?;
+        let has_text = tx
+            .prepare(&sql::table_columns(table))?
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+            .iter()
+            .any(|c| c == "value_text");
+        if !has_text {
+            tx.execute(&sql::add_value_text(table), [])?;
+        }
+    }
+    tx.commit()
+}
+
+/// Drops `tables`; returns how many tables the database still holds.
+fn drop_tables(conn: &mut Connection, tables: &[String]) -> rusqlite::Result<i64> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for table in tables {
+        tx.execute(&sql::drop_table(table), [])?;
+    }
+    let remaining = tx.query_row(sql::COUNT_TABLES, [], |r| r.get(0))?;
+    tx.commit()?;
+    Ok(remaining)
+}
+
+/// Upserts every (row, feature) in one transaction; an entity counts as written when any of its
+/// feature rows changed.
+fn write_rows(
+    conn: &mut Connection,
+    upsert: &str,
+    rows: &EncodedRows,
+) -> rusqlite::Result<WriteStats> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut stats = WriteStats::default();
+    {
+        let mut stmt = tx.prepare_cached(upsert)?;
+        for row in 0..rows.len() {
+            let (key, event, created) =
+                (rows.key(row), rows.event_secs(row), rows.created_secs(row));
+            let mut changed = 0;
+            for (f, name) in rows.features().iter().enumerate() {
+                let (value, text) = (rows.value(row, f), rows.text(row, f));
+                changed += stmt.execute(params![key, name, value, text, event, created])?;
+            }
+            if changed > 0 || rows.features().is_empty() {
+                stats.rows_written += 1;
+            } else {
+                stats.rows_skipped += 1;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(stats)
+}
+
+/// Reads the rows of `keys` in chunks and maps them back to request order.
+fn read_rows(
+    conn: &mut Connection,
+    table: &str,
+    keys: &KeyList,
+    features: &[String],
+) -> rusqlite::Result<Vec<Option<OnlineRow>>> {
+    let wanted: HashMap<&str, usize> = features
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.as_str(), i))
+        .collect();
+    let mut first: HashMap<&[u8], usize> = HashMap::with_capacity(keys.len());
+    let mut distinct = Vec::with_capacity(keys.len());
+    for i in 0..keys.len() {
+        first.entry(keys.get(i)).or_insert_with(|| {
+            distinct.push(keys.get(i));
+            i
+        });
+    }
+    let mut out: Vec<Option<OnlineRow>> = vec![None; keys.len()];
+    for chunk in distinct.chunks(MAX_PARAMS) {
+        let mut stmt = conn.prepare_cached(&sql::select(table, chunk.len()))?;
+        let mut rows = stmt.query(params_from_iter(chunk.iter()))?;
+        while let Some(r) = rows.next()? {
+            let Some(&at) = first.get(blob(r, 0)?) else {
+                continue;
+            };
+            let row = out[at].get_or_insert_with(|| OnlineRow {
+                event_ts_micros: i64::MIN,
+                values: vec![None; features.len()],
+            });
+            row.event_ts_micros = row.event_ts_micros.max(event_micros(r.get_ref(3)?));
+            if let Some(&f) = wanted.get(text(r, 1)?) {
+                row.values[f] = Some(blob(r, 2)?.to_vec());
+            }
+        }
+    }
+    for i in 0..keys.len() {
+        let at = first[keys.get(i)];
+        if at != i {
+            out[i] = out[at].clone();
+        }
+    }
+    Ok(out)
+}
+
+/// Column `i` as bytes (`NULL` reads as empty: a null `Value`).
+fn blob<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r [u8]> {
+    match row.get_ref(i)? {
+        ValueRef::Blob(b) | ValueRef::Text(b) => Ok(b),
+        ValueRef::Null => Ok(&[]),
+        other => Err(rusqlite::Error::InvalidColumnType(
+            i,
+            "a blob".into(),
+            other.data_type(),
+        )),
+    }
+}
+
+/// Column `i` as text.
+fn text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    row.get_ref(i)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+/// A stored event time in microseconds: integer (or real) Unix seconds, or legacy ISO text
+/// (`YYYY-MM-DD HH:MM:SS[.ffffff]`, UTC). Unreadable or missing times read as the epoch.
+fn event_micros(value: ValueRef<'_>) -> i64 {
+    match value {
+        ValueRef::Integer(secs) => secs.saturating_mul(1_000_000),
+        ValueRef::Real(secs) => (secs * 1e6) as i64,
+        ValueRef::Text(t) => std::str::from_utf8(t)
+            .ok()
+            .and_then(|t| larder_core::time::parse_timestamp(t).ok())
+            .map_or(0, larder_core::time::to_micros),
+        ValueRef::Null | ValueRef::Blob(_) => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_times_read_integers_and_legacy_text() {
+        assert_eq!(
+            event_micros(ValueRef::Integer(1_795_518_000)),
+            1_795_518_000_000_000
+        );
+        assert_eq!(
+            event_micros(ValueRef::Text(b"2026-11-24 12:00:00.250000")),
+            1_795_521_600_250_000
+        );
+        assert_eq!(
+            event_micros(ValueRef::Text(b"2026-11-24 12:00:00")),
+            1_795_521_600_000_000
+        );
+        assert_eq!(event_micros(ValueRef::Null), 0);
+    }
+}

@@ -1,0 +1,103 @@
+//! The SQL Feast's SQLite online store uses: one table per view, `"<project>_<view>"`, one row per
+//! (entity key, feature).
+
+/// The table of `view` in `project` (Feast's `compute_table_id`, without versioning).
+pub(super) fn table_name(project: &str, view: &str) -> String {
+    format!("{project}_{view}")
+}
+
+/// `ident` as a double-quoted SQL identifier.
+pub(super) fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// Feast's DDL for a view's table (without the optional `value_num` column).
+pub(super) fn create_table(table: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} (entity_key BLOB, feature_name TEXT, value BLOB, \
+         value_text TEXT, vector_value BLOB, event_ts timestamp, created_ts timestamp, \
+         PRIMARY KEY(entity_key, feature_name))",
+        quote(table)
+    )
+}
+
+/// Feast's index on the entity key.
+pub(super) fn create_index(table: &str) -> String {
+    format!(
+        "CREATE INDEX IF NOT EXISTS {} ON {} (entity_key)",
+        quote(&format!("{table}_ek")),
+        quote(table)
+    )
+}
+
+/// Drops a view's table (and with it its index).
+pub(super) fn drop_table(table: &str) -> String {
+    format!("DROP TABLE IF EXISTS {}", quote(table))
+}
+
+/// The columns of `table`, to add `value_text` to tables written before Feast had it.
+pub(super) fn table_columns(table: &str) -> String {
+    format!(
+        "SELECT name FROM pragma_table_info({})",
+        quote_literal(table)
+    )
+}
+
+/// Adds the `value_text` column, as Feast does for older databases.
+pub(super) fn add_value_text(table: &str) -> String {
+    format!("ALTER TABLE {} ADD COLUMN value_text TEXT", quote(table))
+}
+
+/// How many tables the database still holds.
+pub(super) const COUNT_TABLES: &str = "SELECT count(*) FROM sqlite_master WHERE type = 'table'";
+
+/// The newer-wins upsert of one (entity, feature) row: parameters are entity key, feature name,
+/// value, value text, event seconds, created seconds.
+///
+/// A stored row is replaced when the incoming event time is at least the stored one. Stored times
+/// may be integers (Feast since Nov 2024, Larder) or legacy ISO text, which is converted to seconds;
+/// a stored row without a readable time is replaced.
+pub(super) fn upsert(table: &str) -> String {
+    let t = quote(table);
+    format!(
+        "INSERT INTO {t} (entity_key, feature_name, value, value_text, vector_value, event_ts, created_ts) \
+         VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6) \
+         ON CONFLICT(entity_key, feature_name) DO UPDATE SET value = excluded.value, \
+         value_text = excluded.value_text, vector_value = excluded.vector_value, \
+         event_ts = excluded.event_ts, created_ts = excluded.created_ts \
+         WHERE excluded.event_ts >= COALESCE(CASE typeof({t}.event_ts) \
+         WHEN 'text' THEN unixepoch({t}.event_ts) ELSE {t}.event_ts END, -9223372036854775808)"
+    )
+}
+
+/// The rows of `keys` entity keys (one `?` each).
+pub(super) fn select(table: &str, keys: usize) -> String {
+    let mut marks = "?,".repeat(keys);
+    marks.pop();
+    format!(
+        "SELECT entity_key, feature_name, value, event_ts FROM {} WHERE entity_key IN ({marks})",
+        quote(table)
+    )
+}
+
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote("a\"b"), "\"a\"\"b\"");
+        assert_eq!(
+            table_name("feast_demo", "driver_hourly_stats"),
+            "feast_demo_driver_hourly_stats"
+        );
+        assert!(
+            create_index("p_v").starts_with("CREATE INDEX IF NOT EXISTS \"p_v_ek\" ON \"p_v\"")
+        );
+        assert!(select("p_v", 3).ends_with("IN (?,?,?)"));
+    }
+}

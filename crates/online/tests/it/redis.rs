@@ -1,0 +1,244 @@
+//! The conformance suite against a single Redis server at `LARDER_TEST_REDIS_URL` (default
+//! `127.0.0.1:6379`), plus Feast's key layout, TTLs and options. Fails when the server is down.
+
+use larder_core::config::{RedisConfig, RedisType};
+use larder_core::entity_key::{EntityKeyLayout, KeyValue};
+use larder_online::conformance::Quirks;
+use larder_online::{Error, OnlineStore, RedisOnlineStore};
+use prost::Message;
+
+/// The server under test, as a `connection_string`.
+pub(crate) fn server() -> String {
+    std::env::var("LARDER_TEST_REDIS_URL").unwrap_or_else(|_| "127.0.0.1:6379".into())
+}
+
+pub(crate) fn config(redis_type: RedisType, connection_string: String) -> RedisConfig {
+    RedisConfig {
+        redis_type,
+        connection_string,
+        key_ttl_seconds: None,
+        full_scan_for_deletion: true,
+        skip_dedup: false,
+        sentinel_master: "mymaster".into(),
+    }
+}
+
+async fn connect(config: &RedisConfig) -> RedisOnlineStore {
+    RedisOnlineStore::connect(config).await.unwrap_or_else(|e| {
+        panic!(
+            "Redis at {} is not reachable ({e}): start it with \
+             `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no` \
+             or set LARDER_TEST_REDIS_URL",
+            config.connection_string
+        )
+    })
+}
+
+async fn store() -> (RedisOnlineStore, ()) {
+    (connect(&config(RedisType::Redis, server())).await, ())
+}
+
+/// A plain connection to look at what the store wrote.
+async fn raw() -> redis::aio::MultiplexedConnection {
+    let s = server();
+    let url = if s.contains("://") {
+        s
+    } else {
+        format!("redis://{s}/")
+    };
+    let client = redis::Client::open(url).expect("redis url");
+    client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to the test Redis")
+}
+
+mod conformance {
+    use super::*;
+    crate::all_conformance_tests!(Quirks::REDIS);
+}
+
+/// `driver_hourly_stats` with two of the fixture's features.
+fn driver_view() -> larder_core::model::FeatureView {
+    let mut view = crate::feast_sqlite::driver_view();
+    view.features
+        .retain(|f| f.name == "conv_rate" || f.name == "city");
+    view
+}
+
+fn driver_key(id: i64) -> Vec<u8> {
+    EntityKeyLayout::new(&["driver_id".to_string()], 3)
+        .unwrap()
+        .serialize(&[KeyValue::Int64(id)])
+}
+
+fn one_row(id: i64, secs: i64, city: &str) -> larder_online::WriteBatch {
+    use arrow::array::{
+        ArrayRef, Float32Array, Int64Array, StringArray, TimestampMicrosecondArray,
+    };
+    use std::sync::Arc;
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("driver_id", Arc::new(Int64Array::from(vec![id]))),
+        ("conv_rate", Arc::new(Float32Array::from(vec![0.5]))),
+        ("city", Arc::new(StringArray::from(vec![city]))),
+        (
+            larder_core::model::EVENT_TS_COLUMN,
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![secs * 1_000_000 + 7]).with_timezone("UTC"),
+            ),
+        ),
+    ];
+    let fields: Vec<_> = columns
+        .iter()
+        .map(|(n, a)| arrow::datatypes::Field::new(*n, a.data_type().clone(), true))
+        .collect();
+    let batch = arrow::record_batch::RecordBatch::try_new(
+        Arc::new(arrow::datatypes::Schema::new(fields)),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+    .unwrap();
+    let layout = EntityKeyLayout::new(&["driver_id".to_string()], 3).unwrap();
+    larder_online::WriteBatch::from_record_batch(&batch, &driver_view(), &layout).unwrap()
+}
+
+#[tokio::test]
+async fn writes_feasts_hash_layout_with_ttl() {
+    let mut cfg = config(RedisType::Redis, server());
+    cfg.key_ttl_seconds = Some(3600);
+    let store = connect(&cfg).await;
+    let project = crate::unique_project("layout");
+    let view = driver_view();
+    store
+        .write_batch(&project, &view, &one_row(1001, 1_795_518_000, "Delhi"))
+        .await
+        .unwrap();
+
+    let mut key = driver_key(1001);
+    key.extend_from_slice(project.as_bytes());
+    let mut conn = raw().await;
+    let fields: Vec<(Vec<u8>, Vec<u8>)> = redis::cmd("HGETALL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let field = |hex: &str| {
+        let name: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        fields
+            .iter()
+            .find(|(f, _)| *f == name)
+            .map(|(_, v)| v.clone())
+    };
+    // murmur3 of "driver_hourly_stats:conv_rate" (Feast's spec) -> FloatVal(0.5).
+    assert_eq!(field("6160e3da"), Some(vec![0x35, 0, 0, 0, 0x3f]));
+    let ts = fields
+        .iter()
+        .find(|(f, _)| f == b"_ts:driver_hourly_stats")
+        .expect("a _ts field")
+        .1
+        .clone();
+    let ts = prost_types::Timestamp::decode(ts.as_slice()).unwrap();
+    assert_eq!((ts.seconds, ts.nanos), (1_795_518_000, 7_000));
+    assert_eq!(fields.len(), 3, "two features and the timestamp");
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        ttl > 3500 && ttl <= 3600,
+        "key_ttl_seconds sets the key's TTL, got {ttl}"
+    );
+
+    store.teardown(&project, &[view]).await.unwrap();
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(exists, 0, "teardown deletes the hash");
+}
+
+#[tokio::test]
+async fn reads_what_feast_writes() {
+    let (store, ()) = store().await;
+    let project = crate::unique_project("feast_written");
+    let mut key = driver_key(1002);
+    key.extend_from_slice(project.as_bytes());
+    // As Feast's online_write_batch writes it: whole-second Timestamp, empty value for null.
+    let ts = prost_types::Timestamp {
+        seconds: 1_795_518_000,
+        nanos: 0,
+    }
+    .encode_to_vec();
+    let mut conn = raw().await;
+    let _: () = redis::cmd("HSET")
+        .arg(&key)
+        .arg(&[0x61u8, 0x60, 0xe3, 0xda][..])
+        .arg(&[0x35u8, 0, 0, 0x80, 0x3f][..])
+        .arg(b"_ts:driver_hourly_stats")
+        .arg(ts)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let features = ["conv_rate".to_string(), "city".to_string()];
+    let rows = store
+        .read(
+            &project,
+            &driver_view(),
+            &features,
+            &[driver_key(1002), driver_key(1)],
+        )
+        .await
+        .unwrap();
+    let row = rows[0].as_ref().expect("Feast's row");
+    assert_eq!(row.event_ts_micros, 1_795_518_000_000_000);
+    assert_eq!(row.values, vec![Some(vec![0x35, 0, 0, 0x80, 0x3f]), None]);
+    assert_eq!(rows[1], None);
+    let _: () = redis::cmd("DEL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn skip_dedup_writes_without_checking() {
+    let mut cfg = config(RedisType::Redis, server());
+    cfg.skip_dedup = true;
+    let store = connect(&cfg).await;
+    let project = crate::unique_project("skip_dedup");
+    let view = driver_view();
+    store
+        .write_batch(&project, &view, &one_row(1, 200, "new"))
+        .await
+        .unwrap();
+    let stats = store
+        .write_batch(&project, &view, &one_row(1, 100, "old"))
+        .await
+        .unwrap();
+    assert_eq!((stats.rows_written, stats.rows_skipped), (1, 0));
+    let rows = store
+        .read(&project, &view, &["city".to_string()], &[driver_key(1)])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].as_ref().unwrap().event_ts_micros, 100_000_007);
+    store.teardown(&project, &[view]).await.unwrap();
+}
+
+#[tokio::test]
+async fn unsupported_and_unreachable_servers_fail_clearly() {
+    let sentinel = RedisOnlineStore::connect(&config(RedisType::RedisSentinel, server()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(sentinel, Error::Config(_)) && sentinel.to_string().contains("not supported yet"),
+        "{sentinel}"
+    );
+    let down = RedisOnlineStore::connect(&config(RedisType::Redis, "127.0.0.1:1".into()))
+        .await
+        .unwrap_err();
+    assert!(down.to_string().contains("127.0.0.1:1"), "{down}");
+}
