@@ -352,7 +352,7 @@ fn projections(ps: &[pc::FeatureViewProjection]) -> String {
 }
 
 fn projection(p: &pc::FeatureViewProjection) -> String {
-    let names: Vec<&str> = p.feature_columns.iter().map(|f| f.name.as_str()).collect();
+    let names: Vec<String> = p.feature_columns.iter().map(feature).collect();
     let mut out = p.feature_view_name.clone();
     if !p.feature_view_name_alias.is_empty() {
         out.push_str(&format!(" as {}", p.feature_view_name_alias));
@@ -434,7 +434,7 @@ mod tests {
         };
         assert_eq!(
             projections(&[p]),
-            "[fv as alias(a) join_key_map {id: driver}]"
+            "[fv as alias(a: INT64) join_key_map {id: driver}]"
         );
     }
 
