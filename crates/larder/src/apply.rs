@@ -145,17 +145,16 @@ impl FeatureStore {
     pub async fn teardown(&self) -> Result<()> {
         let snapshot = self.registry().refresh().await?;
         let view = ProjectView::new(&snapshot, self.project());
-        if let Some(project) = view.project() {
-            if project
+        if let Some(project) = view.project()
+            && project
                 .tags
                 .get(PROTECTED_PROJECT_TAG)
                 .is_some_and(|v| v == "true")
-            {
-                return Err(Error::InvalidRequest(format!(
-                    "project `{}` is protected (tag {PROTECTED_PROJECT_TAG}=true): remove the tag to tear it down",
-                    self.project()
-                )));
-            }
+        {
+            return Err(Error::InvalidRequest(format!(
+                "project `{}` is protected (tag {PROTECTED_PROJECT_TAG}=true): remove the tag to tear it down",
+                self.project()
+            )));
         }
         let views = view.feature_views();
         if self.config().online_store.is_some() {

@@ -490,16 +490,16 @@ fn push_timestamp_specs<'a>(
         dtype: ValueType::UnixTimestamp,
     });
     let created = source.created_timestamp_column.as_str();
-    if !created.is_empty() {
-        if let Some((input, values)) = find_column(df, source, created)? {
-            let output = name(TimestampKind::Created);
-            specs.push(ColumnSpec {
-                output,
-                input,
-                values,
-                dtype: ValueType::UnixTimestamp,
-            });
-        }
+    if !created.is_empty()
+        && let Some((input, values)) = find_column(df, source, created)?
+    {
+        let output = name(TimestampKind::Created);
+        specs.push(ColumnSpec {
+            output,
+            input,
+            values,
+            dtype: ValueType::UnixTimestamp,
+        });
     }
     Ok(())
 }
