@@ -83,3 +83,12 @@ pub(crate) fn sorted(value: serde_json::Value) -> serde_json::Value {
         other => other,
     }
 }
+
+/// Writes `text` and a newline to standard output, returning errors (a closed pipe) instead of
+/// panicking like `println!`.
+pub(crate) fn line(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()
+}

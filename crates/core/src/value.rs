@@ -182,6 +182,11 @@ impl Column {
 
     fn encode(&self, row: usize, out: &mut Vec<u8>) -> Result<bool> {
         if self.is_null(row) {
+            if let Column::Timestamp(_) = self {
+                // Feast stores a missing timestamp (pandas NaT) as the smallest int64.
+                put_tag(out, 8, 0);
+                put_varint(out, NULL_TIMESTAMP as u64);
+            }
             return Ok(false);
         }
         match self {
@@ -232,10 +237,14 @@ impl Column {
     fn list_body_size(&self, start: usize, end: usize) -> Result<usize> {
         let n = end - start;
         for i in start..end {
-            if self.is_null(i) && !matches!(self, Column::Float(_) | Column::Double(_)) {
+            let fillable = matches!(
+                self,
+                Column::Float(_) | Column::Double(_) | Column::Str(_) | Column::Bytes(_)
+            );
+            if self.is_null(i) && !fillable {
                 return Err(Error::Value(
-                    "a list holds a null element, which Feast's list values cannot represent: \
-                     drop or fill nulls inside lists"
+                    "a list holds a null element, which Feast's integer, bool and timestamp lists cannot \
+                     represent: drop or fill nulls inside those lists"
                         .into(),
                 ));
             }
@@ -262,11 +271,8 @@ impl Column {
             Column::Float(_) => packed(4 * n),
             Column::Double(_) => packed(8 * n),
             Column::Bool(_) => packed(n),
-            Column::Str(a) => (start..end)
-                .map(|i| 1 + varint_len(a.value(i).len() as u64) + a.value(i).len())
-                .sum(),
-            Column::Bytes(a) => (start..end)
-                .map(|i| 1 + varint_len(a.value(i).len() as u64) + a.value(i).len())
+            Column::Str(_) | Column::Bytes(_) => (start..end)
+                .map(|i| 1 + varint_len(elem_len(self, i) as u64) + elem_len(self, i))
                 .sum(),
             Column::Null | Column::List { .. } => 0,
         })
@@ -303,22 +309,68 @@ impl Column {
             }
             Column::Float(a) => {
                 packed_header(out, 4 * (end - start));
-                (start..end).for_each(|i| out.extend_from_slice(&a.value(i).to_le_bytes()));
+                (start..end).for_each(|i| out.extend_from_slice(&float_at(a, i).to_le_bytes()));
             }
             Column::Double(a) => {
                 packed_header(out, 8 * (end - start));
-                (start..end).for_each(|i| out.extend_from_slice(&a.value(i).to_le_bytes()));
+                (start..end).for_each(|i| out.extend_from_slice(&float_at(a, i).to_le_bytes()));
             }
             Column::Bool(a) => {
                 packed_header(out, end - start);
                 (start..end).for_each(|i| out.push(a.value(i) as u8));
             }
             Column::Str(a) => {
-                (start..end).for_each(|i| put_len_delimited(out, 1, a.value(i).as_bytes()))
+                (start..end).for_each(|i| put_len_delimited(out, 1, str_at(a, i).as_bytes()))
             }
-            Column::Bytes(a) => (start..end).for_each(|i| put_len_delimited(out, 1, a.value(i))),
+            Column::Bytes(a) => {
+                (start..end).for_each(|i| put_len_delimited(out, 1, bytes_at(a, i)))
+            }
             Column::Null | Column::List { .. } => {}
         }
+    }
+}
+
+/// A string list element; null elements are written as `""`, as Feast does.
+fn str_at(a: &StringArray, i: usize) -> &str {
+    if a.is_null(i) { "" } else { a.value(i) }
+}
+
+/// A bytes list element; null elements are written as empty bytes.
+fn bytes_at(a: &BinaryArray, i: usize) -> &[u8] {
+    if a.is_null(i) { &[] } else { a.value(i) }
+}
+
+/// A float list element; null elements are written as NaN, as Feast does.
+fn float_at<T>(a: &arrow::array::PrimitiveArray<T>, i: usize) -> T::Native
+where
+    T: arrow::datatypes::ArrowPrimitiveType,
+    T::Native: num_nan::Nan,
+{
+    if a.is_null(i) {
+        <T::Native as num_nan::Nan>::NAN
+    } else {
+        a.value(i)
+    }
+}
+
+mod num_nan {
+    /// Float types' NaN.
+    pub(super) trait Nan {
+        const NAN: Self;
+    }
+    impl Nan for f32 {
+        const NAN: f32 = f32::NAN;
+    }
+    impl Nan for f64 {
+        const NAN: f64 = f64::NAN;
+    }
+}
+
+fn elem_len(c: &Column, i: usize) -> usize {
+    match c {
+        Column::Str(a) => str_at(a, i).len(),
+        Column::Bytes(a) => bytes_at(a, i).len(),
+        _ => 0,
     }
 }
 
@@ -397,6 +449,17 @@ pub fn python_float_repr(x: f64, out: &mut String) {
     }
 }
 
+/// The `unix_timestamp_val` Feast writes for a missing timestamp (pandas `NaT`).
+pub const NULL_TIMESTAMP: i64 = i64::MIN;
+
+/// Whether a decoded value means "no value": no field set, `null_val`, or Feast's null timestamp.
+pub fn is_null(value: &pt::Value) -> bool {
+    matches!(
+        value.val,
+        None | Some(Val::NullVal(_)) | Some(Val::UnixTimestampVal(NULL_TIMESTAMP))
+    )
+}
+
 /// Decodes `Value` bytes (empty bytes = null).
 pub fn decode(bytes: &[u8]) -> Result<pt::Value> {
     pt::Value::decode(bytes).map_err(|source| Error::Decode {
@@ -417,6 +480,9 @@ pub fn to_json(value: &pt::Value) -> serde_json::Value {
     let Some(val) = &value.val else {
         return J::Null;
     };
+    if is_null(value) {
+        return J::Null;
+    }
     fn float(f: f64) -> J {
         if f.is_nan() {
             J::String("NaN".into())
@@ -568,6 +634,59 @@ mod tests {
         assert!(!enc.encode(1, &mut out).unwrap());
         assert!(out.is_empty());
         assert!(decode(&out).unwrap().val.is_none());
+    }
+
+    #[test]
+    fn null_timestamps_are_feasts_smallest_int64() {
+        let ts: ArrayRef =
+            Arc::new(TimestampMicrosecondArray::from(vec![None::<i64>]).with_timezone("UTC"));
+        let enc = ColumnEncoder::new(&ts, ValueType::UnixTimestamp, "t").unwrap();
+        let mut out = Vec::new();
+        assert!(!enc.encode(0, &mut out).unwrap());
+        assert_eq!(out, prost_bytes(Val::UnixTimestampVal(i64::MIN)));
+        let decoded = decode(&out).unwrap();
+        assert!(is_null(&decoded));
+        assert_eq!(to_json(&decoded), serde_json::Value::Null);
+    }
+
+    #[test]
+    fn null_list_elements_are_filled_as_feast_does_or_rejected() {
+        let mut sb = ListBuilder::new(StringBuilder::new());
+        sb.values().append_value("a");
+        sb.values().append_null();
+        sb.append(true);
+        let list: ArrayRef = Arc::new(sb.finish());
+        let enc = ColumnEncoder::new(&list, ValueType::StringList, "l").unwrap();
+        let mut out = Vec::new();
+        enc.encode(0, &mut out).unwrap();
+        let expected = pt::StringList {
+            val: vec!["a".into(), "".into()],
+        };
+        assert_eq!(out, prost_bytes(Val::StringListVal(expected)));
+
+        let mut fb = ListBuilder::new(arrow::array::Float64Builder::new());
+        fb.values().append_null();
+        fb.append(true);
+        let list: ArrayRef = Arc::new(fb.finish());
+        let enc = ColumnEncoder::new(&list, ValueType::DoubleList, "l").unwrap();
+        out.clear();
+        enc.encode(0, &mut out).unwrap();
+        let Some(Val::DoubleListVal(l)) = decode(&out).unwrap().val else {
+            panic!()
+        };
+        assert!(l.val[0].is_nan());
+
+        let mut ib = ListBuilder::new(Int64Builder::new());
+        ib.values().append_null();
+        ib.append(true);
+        let list: ArrayRef = Arc::new(ib.finish());
+        let enc = ColumnEncoder::new(&list, ValueType::Int64List, "l").unwrap();
+        assert!(
+            enc.encode(0, &mut Vec::new())
+                .unwrap_err()
+                .to_string()
+                .contains("null element")
+        );
     }
 
     #[test]

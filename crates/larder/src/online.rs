@@ -387,12 +387,17 @@ fn feature_column(
                     None => (J::Null, FieldStatus::NotFound, EPOCH.to_string()),
                     Some([]) => (J::Null, FieldStatus::NullValue, ts),
                     Some(bytes) => {
-                        let status = if ttl > 0 && now - row.event_ts_micros > ttl {
-                            FieldStatus::OutsideMaxAge
+                        let decoded = value::decode(bytes)?;
+                        if value::is_null(&decoded) {
+                            (J::Null, FieldStatus::NullValue, ts)
                         } else {
-                            FieldStatus::Present
-                        };
-                        (value::to_json(&value::decode(bytes)?), status, ts)
+                            let status = if ttl > 0 && now - row.event_ts_micros > ttl {
+                                FieldStatus::OutsideMaxAge
+                            } else {
+                                FieldStatus::Present
+                            };
+                            (value::to_json(&decoded), status, ts)
+                        }
                     }
                 }
             }

@@ -17,6 +17,14 @@ pub enum Error {
         /// What is wrong (names the view and column) and what to do.
         message: String,
     },
+    /// A source or entity file is missing, unreadable or not in the expected format.
+    #[error("{file}: {message}")]
+    File {
+        /// The file or directory.
+        file: PathBuf,
+        /// What is wrong (names the source or view) and what to do.
+        message: String,
+    },
     /// The request itself is wrong (unknown feature, name collision, ...).
     #[error("{0}")]
     Request(String),
@@ -39,4 +47,16 @@ pub enum Error {
     /// An error from `larder-core`.
     #[error(transparent)]
     Core(#[from] larder_core::Error),
+}
+
+/// Wraps a lower-level error (DataFusion, Arrow, Parquet, I/O) with what Larder was doing.
+pub(crate) fn engine<E>(context: impl Into<String>) -> impl FnOnce(E) -> Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let context = context.into();
+    move |source| Error::Engine {
+        context,
+        source: Box::new(source),
+    }
 }

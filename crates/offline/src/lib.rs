@@ -3,8 +3,75 @@
 //! materialization, and point-in-time correct training sets for historical retrieval.
 //!
 //! DataFusion stays inside this crate: callers see [`RecordBatchStream`]s of plain Arrow batches.
+//!
+//! - [`OfflineStore`]: the trait; [`FileOfflineStore`]: its implementation over Parquet/CSV files.
+//! - [`OfflineStore::pull_latest`]: a DataFusion scan (needed columns, time range pushed down into
+//!   Parquet row-group pruning) feeding a streaming latest-row-per-key operator whose memory is
+//!   bounded by the number of keys.
+//! - [`OfflineStore::get_historical_features`]: Larder's own sort-merge as-of join over Arrow
+//!   arrays (not a DataFusion range join), hash-partitioned and spilled for large sources.
+//! - [`OfflineStore::write_rows`]: pushed rows become new files next to the source's data.
+//!
+//! ```
+//! use larder_core::model::{DataSource, FeatureView, Field, FileFormat, SourceKind};
+//! use larder_core::ValueType;
+//! use larder_offline::{FileOfflineStore, OfflineStore};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let repo = tempfile::tempdir().unwrap();
+//! let csv = "driver_id,trips,ts\n1,10,2026-10-01T01:00:00Z\n1,12,2026-10-01T02:00:00Z\n";
+//! std::fs::write(repo.path().join("trips.csv"), csv).unwrap();
+//! let source = DataSource {
+//!     name: "trips".into(),
+//!     kind: SourceKind::File { path: "trips.csv".into(), format: FileFormat::Csv },
+//!     timestamp_field: "ts".into(),
+//!     created_timestamp_column: String::new(),
+//!     field_mapping: Default::default(),
+//!     date_partition_column: String::new(),
+//!     description: String::new(),
+//!     tags: Default::default(),
+//!     owner: String::new(),
+//! };
+//! let view = FeatureView {
+//!     name: "driver_trips".into(),
+//!     entities: vec!["driver".into()],
+//!     features: vec![Field::new("trips", ValueType::Int64)],
+//!     entity_columns: vec![Field::new("driver_id", ValueType::Int64)],
+//!     ttl: std::time::Duration::ZERO,
+//!     batch_source: source,
+//!     stream_source: None,
+//!     online: true,
+//!     offline: false,
+//!     description: String::new(),
+//!     tags: Default::default(),
+//!     owner: String::new(),
+//!     materialization_intervals: vec![],
+//! };
+//! let store = FileOfflineStore::new(repo.path().to_path_buf());
+//! let start = "2026-10-01T00:00:00Z".parse().unwrap();
+//! let end = "2026-10-02T00:00:00Z".parse().unwrap();
+//! let mut latest = store.pull_latest(&view, start, end).await.unwrap();
+//! use futures::StreamExt;
+//! let batch = latest.rows.batches.next().await.unwrap().unwrap();
+//! assert_eq!(batch.num_rows(), 1); // driver 1's row at 02:00
+//! # });
+//! ```
 
 pub mod error;
+
+mod columns;
+mod entity_rows;
+mod file;
+mod historical;
+mod join;
+mod keys;
+mod latest;
+mod pit_join;
+mod scan;
+mod source;
+mod spill;
+mod time;
+mod write;
 
 use std::fmt::Debug;
 use std::path::PathBuf;
@@ -19,6 +86,7 @@ use futures::Stream;
 use larder_core::model::{DataSource, FeatureView};
 
 pub use error::{Error, Result};
+pub use file::{DEFAULT_JOIN_PARTITION_ROWS, FileOfflineStore};
 
 /// A shared, dynamically typed offline store.
 pub type OfflineStoreRef = Arc<dyn OfflineStore>;
@@ -33,7 +101,9 @@ pub struct RecordBatchStream {
 
 impl Debug for RecordBatchStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RecordBatchStream").field("schema", &self.schema).finish_non_exhaustive()
+        f.debug_struct("RecordBatchStream")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
     }
 }
 
@@ -91,11 +161,19 @@ pub trait OfflineStore: Send + Sync + Debug + 'static {
     /// Per entity key, the row of `view`'s batch source with the greatest event timestamp in
     /// `[start, end]` (both inclusive), ties broken by the greatest created timestamp;
     /// `field_mapping` applied. Memory is bounded by the number of distinct keys, not rows.
-    async fn pull_latest(&self, view: &FeatureView, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<LatestRows>;
+    async fn pull_latest(
+        &self,
+        view: &FeatureView,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<LatestRows>;
 
     /// A point-in-time correct training set: every entity row, in input order, with its columns
     /// first, then each requested feature as of the row's timestamp (within the view's ttl).
-    async fn get_historical_features(&self, request: &HistoricalRequest) -> Result<RecordBatchStream>;
+    async fn get_historical_features(
+        &self,
+        request: &HistoricalRequest,
+    ) -> Result<RecordBatchStream>;
 
     /// Appends rows (pushed with `to: offline`) to `source`'s data as a new file next to it;
     /// existing files are never rewritten. `batch` uses the source's column names.

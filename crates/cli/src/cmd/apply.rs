@@ -11,7 +11,7 @@ use crate::output::colour_plan;
 pub(crate) async fn plan(store: &FeatureStore) -> Result<ExitCode> {
     let desired = load_repo(store.config())?;
     let plan = store.plan(&desired).await?;
-    println!("{}", colour_plan(&plan.to_string()));
+    crate::output::line(&colour_plan(&plan.to_string()))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -24,7 +24,7 @@ pub(crate) async fn apply(store: &FeatureStore) -> Result<ExitCode> {
             store.project()
         )
     })?;
-    println!("{}", colour_plan(&plan.to_string()));
+    crate::output::line(&colour_plan(&plan.to_string()))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -193,7 +193,7 @@ pub(crate) async fn run(
     match command {
         ObjectCommand::List { json: true } => {
             let list: Vec<J> = all.into_iter().map(|o| sorted(o.json)).collect();
-            println!("{}", serde_json::to_string_pretty(&list)?);
+            crate::output::line(&serde_json::to_string_pretty(&list)?)?;
         }
         ObjectCommand::List { json: false } => {
             let rows: Vec<Vec<String>> = all.into_iter().map(|o| o.row).collect();
@@ -215,9 +215,9 @@ pub(crate) async fn run(
             };
             let value = sorted(object.json.clone());
             if json {
-                println!("{}", serde_json::to_string_pretty(&value)?);
+                crate::output::line(&serde_json::to_string_pretty(&value)?)?;
             } else {
-                print!("{}", serde_saphyr::to_string(&value)?);
+                crate::output::line(serde_saphyr::to_string(&value)?.trim_end())?;
             }
         }
     }

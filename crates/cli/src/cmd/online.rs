@@ -22,7 +22,7 @@ pub(crate) async fn run(store: &FeatureStore, args: OnlineArgs) -> Result<ExitCo
         .await?;
     let entities = parse_entities(&args.entities, &plan.entity_column_types())?;
     let response = store.read_online(&plan, &entities).await?;
-    println!("{}", serde_json::to_string_pretty(&response)?);
+    crate::output::line(&serde_json::to_string_pretty(&response)?)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -57,9 +57,8 @@ impl Projection {
                 .map(|s| s.date_partition_column.clone())
                 .unwrap_or_default(),
             batch_source: source.map(|s| s.to_proto(None, false)),
-            stream_source: view
-                .and_then(|v| v.stream_source.as_ref())
-                .map(|s| s.to_proto(None, false)),
+            // Feast's Python projection has no stream source; it never writes one.
+            stream_source: None,
             view_type: "featureView".into(),
             ..Default::default()
         }

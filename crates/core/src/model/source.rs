@@ -179,7 +179,17 @@ impl DataSource {
             }
             SourceKind::Push { batch_source } => {
                 p.r#type = pds::SourceType::PushSource as i32;
-                p.batch_source = Some(Box::new(batch_source.to_proto(None, class_type)));
+                // Feast's PushSource copies its batch source's columns when it has none of its own.
+                if p.timestamp_field.is_empty()
+                    && p.created_timestamp_column.is_empty()
+                    && p.field_mapping.is_empty()
+                {
+                    p.timestamp_field = batch_source.timestamp_field.clone();
+                    p.created_timestamp_column = batch_source.created_timestamp_column.clone();
+                    p.field_mapping = batch_source.field_mapping.clone();
+                    p.date_partition_column = batch_source.date_partition_column.clone();
+                }
+                p.batch_source = Some(Box::new(batch_source.to_proto(None, false)));
             }
             SourceKind::Request { schema } => {
                 p.r#type = pds::SourceType::RequestSource as i32;
@@ -277,9 +287,14 @@ mod tests {
         };
         let p = push.to_proto(Some("demo"), true);
         assert_eq!(p.batch_source.as_ref().unwrap().name, "driver_stats_source");
+        assert_eq!(
+            p.timestamp_field, "event_timestamp",
+            "copied from the batch source, as Feast does"
+        );
+        assert_eq!(p.batch_source.as_ref().unwrap().data_source_class_type, "");
         let back = DataSource::from_proto(&p);
         assert_eq!(back.batch().name, "driver_stats_source");
-        assert_eq!(back, push);
+        assert_eq!(back.to_proto(Some("demo"), true), p);
     }
 
     #[test]

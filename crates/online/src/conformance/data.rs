@@ -273,7 +273,10 @@ pub(super) fn all_types_values() -> Vec<Vec<Option<Vec<u8>>>> {
         }),
     ];
     let bytes = |row: Vec<Val>| row.into_iter().map(|v| Some(value(v))).collect();
-    vec![bytes(row1), vec![Some(Vec::new()); 10], bytes(row3)]
+    // Nulls are empty values, except a null timestamp: Feast writes pandas' NaT as i64::MIN.
+    let mut nulls = vec![Some(Vec::new()); 10];
+    nulls[7] = Some(value(Val::UnixTimestampVal(i64::MIN)));
+    vec![bytes(row1), nulls, bytes(row3)]
 }
 
 pub(super) fn record_batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
