@@ -13,6 +13,8 @@ of the feature's declared type (a Float32 feature must come back as `float_val`,
 ...), which checks the bytes Larder wrote, not only their JSON rendering. For Float32 features the
 value Larder prints must be exactly representable as a float32.
 
+A missing timestamp value is Feast's NaT sentinel (int64 min) on Feast's side and null on Larder's.
+
 Status mapping (Feast 0.67's Python read path emits only PRESENT and NOT_FOUND; Larder also uses
 NULL_VALUE and OUTSIDE_MAX_AGE, as Feast's Go server does):
 
@@ -119,6 +121,18 @@ def http_columns(body: dict) -> dict[str, Column]:
     return out
 
 
+# Feast stores a missing timestamp (pandas NaT) as unix_timestamp_val = int64 min, and its SDK and
+# server hand that sentinel back as a number; Larder writes the same bytes and reads them as null.
+NAT = -9223372036854775808
+
+
+def feast_null(v, value_type: str):
+    """Feast's value with its NaT sentinel read as the null it stands for."""
+    if value_type == "UNIX_TIMESTAMP" and (v == NAT or getattr(v, "year", None) == 1677):
+        return None
+    return v
+
+
 def expected_larder_statuses(feast_status, feast_value, feast_ts_ns, ttl_s, t0, t1) -> set[str]:
     if feast_status == "NOT_FOUND":
         return {"NOT_FOUND"}
@@ -158,6 +172,7 @@ def compare_online(feast: dict[str, Column], larder: dict[str, Column], cat: dic
                 if not (same(fv, lv) and fs == ls):
                     problems.append(f"{where}: join key column Feast ({fv!r}, {fs}) vs Larder ({lv!r}, {ls})")
                 continue
+            fv = feast_null(fv, info.value_type)
             counts[(fs, "null" if fv is None else "value", ls)] += 1
             if not same(fv, lv):
                 problems.append(f"{where}: value Feast {fv!r} ({fs}) != Larder {lv!r} ({ls})")
@@ -214,7 +229,7 @@ def compare_with_oracle(feast: dict[str, Column], cat: dict[str, FeatureInfo], t
             continue
         for i, d in enumerate(driver_ids):
             row = latest[info.view].get(d)
-            v, s, t = col.values[i], col.statuses[i], col.ts_ns[i]
+            v, s, t = feast_null(col.values[i], info.value_type), col.statuses[i], col.ts_ns[i]
             if row is None:
                 ok = (s == "NOT_FOUND" or (redis and s == "PRESENT" and v is None and t == 0))
                 if not ok:
