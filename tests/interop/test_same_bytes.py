@@ -5,9 +5,8 @@ compared byte for byte.
 
   test_sqlite_same_bytes: per feature view, the two tables have the same columns and index, the same
     (entity_key, feature_name) rows, and per row identical `value` bytes (serialized Value proto),
-    `event_ts` / `created_ts` (same value and SQLite type) and `value_text` (Feast's str() of scalars;
-    for float features a different text of the same number is only printed, as Feast reads it back as
-    the same float).
+    `event_ts` / `created_ts` (same value and SQLite type) and `value_text` (Feast's str() of scalars,
+    Python's float repr included).
   test_redis_same_bytes: the same Redis keys (serialized entity key ++ project), and per key the same
     hash: identical field names (murmur3 of "view:feature", "_ts:view") and value bytes.
   test_null_list_elements: data whose string and float list features hold null elements (Feast
@@ -52,14 +51,8 @@ def sqlite_table(repo, view):
     return cols, idx, rows
 
 
-def float_features(store):
-    return {f.name for fv in store.list_feature_views() for f in fv.features
-            if f.dtype.to_value_type().name in ("FLOAT", "DOUBLE")}
-
-
-def compare_sqlite(ours, theirs) -> tuple[list[str], list[str]]:
-    problems, notes = [], []
-    floats = float_features(theirs.store())
+def compare_sqlite(ours, theirs) -> list[str]:
+    problems = []
     for view in VIEWS:
         lc, li, lr = sqlite_table(ours, view)
         fc, fi, fr = sqlite_table(theirs, view)
@@ -80,11 +73,8 @@ def compare_sqlite(ours, theirs) -> tuple[list[str], list[str]]:
                 problems.append(f"{where}: event_ts/created_ts Larder {(le, let, lcr, lct)} != Feast "
                                 f"{(fe, fet, fcr, fct)}")
             if lt != ft:
-                if key[1] in floats and lt is not None and ft is not None and float(lt) == float(ft):
-                    notes.append(f"{where}: value_text Larder {lt!r}, Feast {ft!r} (same number)")
-                else:
-                    problems.append(f"{where}: value_text Larder {lt!r} != Feast {ft!r}")
-    return problems, notes
+                problems.append(f"{where}: value_text Larder {lt!r} != Feast {ft!r}")
+    return problems
 
 
 def summarize(problems: list[str], limit: int = 30) -> str:
@@ -98,10 +88,7 @@ def summarize(problems: list[str], limit: int = 30) -> str:
 
 def test_sqlite_same_bytes(make_repo):
     ours, theirs = materialize_both(make_repo, "sqlite")
-    problems, notes = compare_sqlite(ours, theirs)
-    print(f"{len(notes)} float value_text rows differ only in text (same number), e.g.:")
-    for n in notes[:5]:
-        print("  " + n)
+    problems = compare_sqlite(ours, theirs)
     if problems:
         fail("Larder's SQLite bytes differ from Feast's: " + summarize(problems))
 
@@ -154,6 +141,6 @@ def test_null_list_elements(make_repo):
         fail(f"Feast 0.67 materializes string and float list features holding null elements "
              f"(storing '' and NaN for them), but `larder materialize {' '.join(window)}` "
              f"fails (exit {p.returncode}) on the same data:\n{p.stderr.strip()[-1500:]}")
-    problems, _ = compare_sqlite(ours, theirs)
+    problems = compare_sqlite(ours, theirs)
     if problems:
         fail("with null elements inside lists: " + summarize(problems))

@@ -412,7 +412,16 @@ pub fn python_float_repr(x: f64, out: &mut String) {
         return;
     }
     // `{:e}` gives the shortest round-trip digits, e.g. "4.0832364559173584e-1".
-    let sci = format!("{x:e}");
+    let mut sci = format!("{x:e}");
+    if sci
+        .split('e')
+        .next()
+        .map_or(0, |m| m.chars().filter(char::is_ascii_digit).count())
+        >= 17
+    {
+        // Two 17-digit strings may round-trip; Python picks the correctly rounded one (half-even).
+        sci = format!("{x:.16e}");
+    }
     let (mantissa, exp) = sci.split_once('e').expect("exponent");
     let exp: i32 = exp.parse().expect("integer exponent");
     let negative = mantissa.starts_with('-');
@@ -731,6 +740,8 @@ mod tests {
             (1e16, "1e+16"),
             (123456789012345.0, "123456789012345.0"),
             (-2.5, "-2.5"),
+            (206.554351806640625, "206.55435180664062"),
+            (125.71109008789063, "125.71109008789062"),
             (0.1, "0.1"),
             (f64::NAN, "nan"),
         ];
