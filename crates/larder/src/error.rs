@@ -34,6 +34,16 @@ pub enum Error {
     /// A materialization of this view is already running in this process.
     #[error("feature view `{0}` is already being materialized; wait for that job to finish")]
     AlreadyMaterializing(String),
+    /// Materializing one view failed; its interval was not recorded, so rerunning is safe.
+    #[error("materializing feature view `{view}` from {source_location} failed: {error}")]
+    Materialize {
+        /// The view.
+        view: String,
+        /// Where its rows come from (a file path, or the source's name).
+        source_location: String,
+        /// What went wrong.
+        error: Box<Error>,
+    },
     /// A background task failed to run to completion.
     #[error("internal task failed: {0}")]
     Task(String),

@@ -345,7 +345,14 @@ impl FeatureStore {
                 online: online.clone(),
                 progress: progress.clone(),
             };
-            let report = engine.materialize(task).await?;
+            let report = engine
+                .materialize(task)
+                .await
+                .map_err(|error| Error::Materialize {
+                    view: item.view.name.clone(),
+                    source_location: self.source_location(&item.view),
+                    error: Box::new(error),
+                })?;
             self.record_interval(&item.view.name, item.start, item.end)
                 .await?;
             reports.push(report);
@@ -374,6 +381,14 @@ impl FeatureStore {
     ) -> Result<Vec<ViewReport>> {
         let plan = self.plan_materialize_incremental(end, views).await?;
         self.run_materialization(plan, &LocalEngine, progress).await
+    }
+
+    /// Where a view's rows come from, for messages: the file path, else the source's name.
+    fn source_location(&self, view: &FeatureView) -> String {
+        match view.batch_source.file_location(&self.config().repo_path) {
+            Some((path, _)) => path.display().to_string(),
+            None => format!("source `{}`", view.batch_source.name),
+        }
     }
 
     async fn record_interval(

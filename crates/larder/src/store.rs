@@ -80,6 +80,17 @@ impl FeatureStore {
             .cloned()
     }
 
+    /// Uses `store` as the online store instead of the one `feature_store.yaml` configures (an
+    /// embedding application's own store, or a decorator around a configured one). Must be called
+    /// before the online store is first used.
+    pub fn use_online_store(&self, store: OnlineStoreRef) -> Result<()> {
+        self.inner.online.set(store).map_err(|_| {
+            Error::InvalidRequest(
+                "the online store is already in use; set it before the first read or write".into(),
+            )
+        })
+    }
+
     /// The offline store.
     pub async fn offline_store(&self) -> Result<OfflineStoreRef> {
         self.inner
