@@ -25,7 +25,7 @@ use crate::store::FeatureStore;
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 /// The window `materialize-incremental` uses for a view never materialized and without ttl.
 pub const DEFAULT_INCREMENTAL_WINDOW: Duration = Duration::from_secs(52 * 7 * 86_400);
-const DEFAULT_WRITE_BATCH_ROWS: usize = 10_000;
+const DEFAULT_WRITE_BATCH_ROWS: usize = 65_536;
 
 /// Receives progress of a materialization (a terminal progress bar, metrics, a job record).
 pub trait MaterializeProgress: Send + Sync {

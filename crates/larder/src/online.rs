@@ -334,8 +334,9 @@ pub async fn read_online_with(
         },
         results: Vec::new(),
     };
+    let required = plan.required_entity_columns();
     for (name, values) in entities.iter() {
-        if plan.required_entity_columns().contains(name) {
+        if required.contains(name) {
             push_key_column(&mut response, name, values, rows);
         }
     }

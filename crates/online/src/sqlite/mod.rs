@@ -17,16 +17,18 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use larder_core::model::FeatureView;
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, TransactionBehavior, params, params_from_iter};
+use rusqlite::{Connection, TransactionBehavior, params_from_iter};
 
 use self::pool::Pool;
-use self::rows::{EncodedRows, KeyList};
+use self::rows::EncodedRows;
 use self::sql::table_name;
 use crate::error::{Error, Result};
 use crate::{OnlineRow, OnlineStore, WriteBatch, WriteStats};
 
 /// The store name in errors.
 const STORE: &str = "sqlite";
+/// Reads of at most this many keys run on the calling task instead of the blocking pool.
+const INLINE_READ_KEYS: usize = 32;
 /// Entity keys per `IN (...)` list of a read.
 const MAX_PARAMS: usize = 500;
 
@@ -163,7 +165,7 @@ impl OnlineStore for SqliteOnlineStore {
         let rows = EncodedRows::new(batch)?;
         let table = table_name(project, &view.name);
         let doing = format!("writing {} rows of view {}", rows.len(), view.name);
-        let sql = sql::upsert(&table);
+        let sql = sql::upsert(&table, rows.features().len());
         self.blocking(doing, Some(table), move |conn| {
             write_rows(conn, &sql, &rows)
         })
@@ -180,9 +182,19 @@ impl OnlineStore for SqliteOnlineStore {
         if entity_keys.is_empty() {
             return Ok(Vec::new());
         }
-        let keys = KeyList::new(entity_keys);
-        let features = features.to_vec();
         let table = table_name(project, &view.name);
+        if entity_keys.len() <= INLINE_READ_KEYS {
+            // A few point lookups take microseconds: a hop to the blocking pool would cost more.
+            return self
+                .pool
+                .with(|conn| read_rows(conn, &table, entity_keys, features))
+                .map_err(|e| {
+                    let doing = format!("reading {} keys of view {}", entity_keys.len(), view.name);
+                    sqlite_error(e, &doing, Some(&table), self.pool.path())
+                });
+        }
+        let keys = entity_keys.to_vec();
+        let features = features.to_vec();
         let doing = format!("reading {} keys of view {}", keys.len(), view.name);
         let t = table.clone();
         self.blocking(doing, Some(table), move |conn| {
@@ -229,26 +241,39 @@ fn drop_tables(conn: &mut Connection, tables: &[String]) -> rusqlite::Result<i64
     Ok(remaining)
 }
 
-/// Upserts every (row, feature) in one transaction; an entity counts as written when any of its
+/// Upserts every (row, feature) in one transaction, one statement per entity, in entity-key order
+/// (neighbouring keys touch neighbouring B-tree pages); an entity counts as written when any of its
 /// feature rows changed.
 fn write_rows(
     conn: &mut Connection,
     upsert: &str,
     rows: &EncodedRows,
 ) -> rusqlite::Result<WriteStats> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|&a, &b| rows.key(a).cmp(rows.key(b)));
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut stats = WriteStats::default();
     {
         let mut stmt = tx.prepare_cached(upsert)?;
-        for row in 0..rows.len() {
+        let features = rows.features();
+        for row in order {
             let (key, event, created) =
                 (rows.key(row), rows.event_secs(row), rows.created_secs(row));
-            let mut changed = 0;
-            for (f, name) in rows.features().iter().enumerate() {
-                let (value, text) = (rows.value(row, f), rows.text(row, f));
-                changed += stmt.execute(params![key, name, value, text, event, created])?;
-            }
-            if changed > 0 || rows.features().is_empty() {
+            let changed = if features.is_empty() {
+                1
+            } else {
+                for (f, name) in features.iter().enumerate() {
+                    let at = f * 6;
+                    stmt.raw_bind_parameter(at + 1, key)?;
+                    stmt.raw_bind_parameter(at + 2, name)?;
+                    stmt.raw_bind_parameter(at + 3, rows.value(row, f))?;
+                    stmt.raw_bind_parameter(at + 4, rows.text(row, f))?;
+                    stmt.raw_bind_parameter(at + 5, event)?;
+                    stmt.raw_bind_parameter(at + 6, created)?;
+                }
+                stmt.raw_execute()?
+            };
+            if changed > 0 {
                 stats.rows_written += 1;
             } else {
                 stats.rows_skipped += 1;
@@ -263,7 +288,7 @@ fn write_rows(
 fn read_rows(
     conn: &mut Connection,
     table: &str,
-    keys: &KeyList,
+    keys: &[Vec<u8>],
     features: &[String],
 ) -> rusqlite::Result<Vec<Option<OnlineRow>>> {
     let wanted: HashMap<&str, usize> = features
@@ -273,9 +298,9 @@ fn read_rows(
         .collect();
     let mut first: HashMap<&[u8], usize> = HashMap::with_capacity(keys.len());
     let mut distinct = Vec::with_capacity(keys.len());
-    for i in 0..keys.len() {
-        first.entry(keys.get(i)).or_insert_with(|| {
-            distinct.push(keys.get(i));
+    for (i, key) in keys.iter().enumerate() {
+        first.entry(key.as_slice()).or_insert_with(|| {
+            distinct.push(key.as_slice());
             i
         });
     }
@@ -297,8 +322,8 @@ fn read_rows(
             }
         }
     }
-    for i in 0..keys.len() {
-        let at = first[keys.get(i)];
+    for (i, key) in keys.iter().enumerate() {
+        let at = first[key.as_slice()];
         if at != i {
             out[i] = out[at].clone();
         }

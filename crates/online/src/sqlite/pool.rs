@@ -85,12 +85,19 @@ impl Pool {
     }
 }
 
+/// The page cache per connection, in KiB as SQLite's negative `cache_size` takes it (64 MiB).
+const CACHE_KIB: i64 = -65_536;
+
 /// Opens `path` with the store's settings.
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // A page cache large enough for bulk upserts to stay in memory instead of re-reading and
+    // re-writing pages through the WAL (the cache grows only as pages are used).
+    conn.pragma_update(None, "cache_size", CACHE_KIB)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }

@@ -113,52 +113,9 @@ fn created_seconds(batch: &WriteBatch) -> Vec<Option<i64>> {
     }
 }
 
-/// Entity keys copied into one buffer.
-pub(super) struct KeyList {
-    bytes: Vec<u8>,
-    ends: Vec<usize>,
-}
-
-impl KeyList {
-    /// Copies `keys`.
-    pub(super) fn new(keys: &[Vec<u8>]) -> Self {
-        let mut bytes = Vec::with_capacity(keys.iter().map(Vec::len).sum());
-        let ends = keys
-            .iter()
-            .map(|k| {
-                bytes.extend_from_slice(k);
-                bytes.len()
-            })
-            .collect();
-        KeyList { bytes, ends }
-    }
-
-    /// The number of keys.
-    pub(super) fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    /// Key `i`.
-    pub(super) fn get(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.bytes[start..self.ends[i]]
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn key_list_round_trips() {
-        let keys = vec![b"ab".to_vec(), Vec::new(), b"c".to_vec()];
-        let list = KeyList::new(&keys);
-        assert_eq!(list.len(), 3);
-        assert_eq!(
-            (list.get(0), list.get(1), list.get(2)),
-            (&b"ab"[..], &b""[..], &b"c"[..])
-        );
-    }
 
     #[test]
     fn seconds_floor() {

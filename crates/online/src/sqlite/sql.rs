@@ -51,17 +51,19 @@ pub(super) fn add_value_text(table: &str) -> String {
 /// How many tables the database still holds.
 pub(super) const COUNT_TABLES: &str = "SELECT count(*) FROM sqlite_master WHERE type = 'table'";
 
-/// The newer-wins upsert of one (entity, feature) row: parameters are entity key, feature name,
-/// value, value text, event seconds, created seconds.
+/// The newer-wins upsert of `rows` (entity, feature) rows in one statement (one entity's features):
+/// six parameters per row, in order entity key, feature name, value, value text, event seconds,
+/// created seconds.
 ///
 /// A stored row is replaced when the incoming event time is at least the stored one. Stored times
 /// may be integers (Feast since Nov 2024, Larder) or legacy ISO text, which is converted to seconds;
 /// a stored row without a readable time is replaced.
-pub(super) fn upsert(table: &str) -> String {
+pub(super) fn upsert(table: &str, rows: usize) -> String {
     let t = quote(table);
+    let values = vec!["(?, ?, ?, ?, NULL, ?, ?)"; rows.max(1)].join(", ");
     format!(
         "INSERT INTO {t} (entity_key, feature_name, value, value_text, vector_value, event_ts, created_ts) \
-         VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6) \
+         VALUES {values} \
          ON CONFLICT(entity_key, feature_name) DO UPDATE SET value = excluded.value, \
          value_text = excluded.value_text, vector_value = excluded.vector_value, \
          event_ts = excluded.event_ts, created_ts = excluded.created_ts \
