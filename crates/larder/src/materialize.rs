@@ -26,6 +26,8 @@ pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 /// The window `materialize-incremental` uses for a view never materialized and without ttl.
 pub const DEFAULT_INCREMENTAL_WINDOW: Duration = Duration::from_secs(52 * 7 * 86_400);
 const DEFAULT_WRITE_BATCH_ROWS: usize = 65_536;
+/// Views with at most this many latest rows are written in entity-key order (see [`LocalEngine`]).
+const KEY_ORDER_LIMIT: usize = 262_144;
 
 /// Receives progress of a materialization (a terminal progress bar, metrics, a job record).
 pub trait MaterializeProgress: Send + Sync {
@@ -144,20 +146,65 @@ impl MaterializationEngine for LocalEngine {
             max_event_ts: None,
             elapsed: Duration::ZERO,
         };
+        // Up to KEY_ORDER_LIMIT rows are gathered and written in serialized-key order, which keeps
+        // the online store's B-tree writes sequential; beyond that, batches stream as they come.
+        let mut held: Vec<RecordBatch> = Vec::new();
+        let mut held_rows = 0;
+        let mut streaming = false;
         while let Some(batch) = rx.recv().await {
             let batch = batch?;
-            let mut offset = 0;
-            while offset < batch.num_rows() {
-                let len = task.write_batch_rows.min(batch.num_rows() - offset);
-                write_slice(&task, &layout, &batch.slice(offset, len), &mut report).await?;
-                offset += len;
+            if !streaming && held_rows + batch.num_rows() <= KEY_ORDER_LIMIT {
+                held_rows += batch.num_rows();
+                held.push(batch);
+                continue;
             }
+            streaming = true;
+            for earlier in std::mem::take(&mut held) {
+                write_all(&task, &layout, &earlier, &mut report).await?;
+            }
+            write_all(&task, &layout, &batch, &mut report).await?;
         }
         reader.await.map_err(|e| Error::Task(e.to_string()))?;
+        if !held.is_empty() {
+            let sorted = in_key_order(held, &task.view, &layout)?;
+            write_all(&task, &layout, &sorted, &mut report).await?;
+        }
         report.elapsed = started.elapsed();
         task.progress.view_finished(&report);
         Ok(report)
     }
+}
+
+/// Writes `batch` in slices of the task's write-batch size.
+async fn write_all(
+    task: &MaterializationTask,
+    layout: &EntityKeyLayout,
+    batch: &RecordBatch,
+    report: &mut ViewReport,
+) -> Result<()> {
+    let mut offset = 0;
+    while offset < batch.num_rows() {
+        let len = task.write_batch_rows.min(batch.num_rows() - offset);
+        write_slice(task, layout, &batch.slice(offset, len), report).await?;
+        offset += len;
+    }
+    Ok(())
+}
+
+/// The rows of `batches` in one batch, sorted by their serialized entity key.
+fn in_key_order(
+    batches: Vec<RecordBatch>,
+    view: &FeatureView,
+    layout: &EntityKeyLayout,
+) -> Result<RecordBatch> {
+    let arrow_error =
+        |e: arrow::error::ArrowError| Error::Task(format!("sorting rows by entity key: {e}"));
+    let all =
+        arrow::compute::concat_batches(&batches[0].schema(), &batches).map_err(arrow_error)?;
+    drop(batches);
+    let keys = WriteBatch::from_record_batch(&all, view, layout)?.entity_keys;
+    let order = arrow::compute::sort_to_indices(&keys, None, None).map_err(arrow_error)?;
+    arrow::compute::take_record_batch(&all, &order).map_err(arrow_error)
 }
 
 async fn write_slice(
