@@ -13,7 +13,7 @@ use clap::Parser;
 use larder::FeatureStore;
 use larder_core::config::{FEATURE_STORE_YAML, RepoConfig};
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, ServeArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -57,7 +57,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         std::env::set_current_dir(dir)
             .with_context(|| format!("cannot change to {}", dir.display()))?;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Command::Serve(ServeArgs {
+        workers: Some(n), ..
+    }) = &cli.command
+    {
+        runtime.worker_threads(usize::from(*n));
+    }
+    let runtime = runtime
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;

@@ -342,6 +342,14 @@ pub async fn read_online_with(
     }
     let now = Utc::now().timestamp_micros();
     for (read, answer) in plan.reads.iter().zip(answers) {
+        // One formatted timestamp per row, shared by all of the view's features.
+        let row_timestamps: Vec<Option<String>> = answer
+            .iter()
+            .map(|row| {
+                row.as_ref()
+                    .map(|row| format_rfc3339(from_micros(row.event_ts_micros)))
+            })
+            .collect();
         for (i, feature) in read.features.iter().enumerate() {
             response
                 .metadata
@@ -349,7 +357,7 @@ pub async fn read_online_with(
                 .push(plan.output_name(read, feature));
             response
                 .results
-                .push(feature_column(read, &answer, i, now)?);
+                .push(feature_column(read, &answer, &row_timestamps, i, now)?);
         }
     }
     Ok(response)
@@ -370,6 +378,7 @@ fn push_key_column(response: &mut OnlineResponse, name: &str, values: &J, rows: 
 fn feature_column(
     read: &ViewRead,
     answer: &[Option<OnlineRow>],
+    row_timestamps: &[Option<String>],
     i: usize,
     now: i64,
 ) -> Result<FeatureVector> {
@@ -379,11 +388,10 @@ fn feature_column(
         statuses: Vec::with_capacity(answer.len()),
         event_timestamps: Vec::with_capacity(answer.len()),
     };
-    for row in answer {
-        let (value, status, ts) = match row {
-            None => (J::Null, FieldStatus::NotFound, EPOCH.to_string()),
-            Some(row) => {
-                let ts = format_rfc3339(from_micros(row.event_ts_micros));
+    for (row, ts) in answer.iter().zip(row_timestamps) {
+        let (value, status, ts) = match (row, ts) {
+            (Some(row), Some(ts)) => {
+                let ts = ts.clone();
                 match row.values.get(i).and_then(|v| v.as_deref()) {
                     None => (J::Null, FieldStatus::NotFound, EPOCH.to_string()),
                     Some([]) => (J::Null, FieldStatus::NullValue, ts),
@@ -402,6 +410,7 @@ fn feature_column(
                     }
                 }
             }
+            _ => (J::Null, FieldStatus::NotFound, EPOCH.to_string()),
         };
         column.values.push(value);
         column.statuses.push(status);

@@ -31,6 +31,10 @@ const STORE: &str = "sqlite";
 const INLINE_READ_KEYS: usize = 32;
 /// Entity keys per `IN (...)` list of a read.
 const MAX_PARAMS: usize = 500;
+/// Bound parameters per upsert statement (six per feature row). Each statement's first write to a
+/// page copies it to SQLite's statement journal, so several entities share one statement: in key
+/// order they share pages, and the copying is paid once for all of them.
+const MAX_WRITE_PARAMS: usize = 2_000;
 
 /// An online store in one SQLite file, in Feast's layout.
 #[derive(Debug, Clone)]
@@ -165,9 +169,8 @@ impl OnlineStore for SqliteOnlineStore {
         let rows = EncodedRows::new(batch)?;
         let table = table_name(project, &view.name);
         let doing = format!("writing {} rows of view {}", rows.len(), view.name);
-        let sql = sql::upsert(&table, rows.features().len());
-        self.blocking(doing, Some(table), move |conn| {
-            write_rows(conn, &sql, &rows)
+        self.blocking(doing, Some(table.clone()), move |conn| {
+            write_rows(conn, &table, &rows)
         })
         .await
     }
@@ -246,42 +249,50 @@ fn drop_tables(conn: &mut Connection, tables: &[String]) -> rusqlite::Result<i64
 /// feature rows changed.
 fn write_rows(
     conn: &mut Connection,
-    upsert: &str,
+    table: &str,
     rows: &EncodedRows,
 ) -> rusqlite::Result<WriteStats> {
     let mut order: Vec<usize> = (0..rows.len()).collect();
     order.sort_by(|&a, &b| rows.key(a).cmp(rows.key(b)));
+    let features = rows.features();
+    let per_statement = entities_per_statement(features.len());
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut stats = WriteStats::default();
-    {
-        let mut stmt = tx.prepare_cached(upsert)?;
-        let features = rows.features();
-        for row in order {
+    for entities in order.chunks(per_statement) {
+        if features.is_empty() {
+            stats.rows_written += entities.len() as u64;
+            continue;
+        }
+        let mut stmt = tx.prepare_cached(&sql::upsert(table, entities.len() * features.len()))?;
+        let mut at = 0;
+        for &row in entities {
             let (key, event, created) =
                 (rows.key(row), rows.event_secs(row), rows.created_secs(row));
-            let changed = if features.is_empty() {
-                1
-            } else {
-                for (f, name) in features.iter().enumerate() {
-                    let at = f * 6;
-                    stmt.raw_bind_parameter(at + 1, key)?;
-                    stmt.raw_bind_parameter(at + 2, name)?;
-                    stmt.raw_bind_parameter(at + 3, rows.value(row, f))?;
-                    stmt.raw_bind_parameter(at + 4, rows.text(row, f))?;
-                    stmt.raw_bind_parameter(at + 5, event)?;
-                    stmt.raw_bind_parameter(at + 6, created)?;
-                }
-                stmt.raw_execute()?
-            };
-            if changed > 0 {
-                stats.rows_written += 1;
-            } else {
-                stats.rows_skipped += 1;
+            for (f, name) in features.iter().enumerate() {
+                stmt.raw_bind_parameter(at + 1, key)?;
+                stmt.raw_bind_parameter(at + 2, name)?;
+                stmt.raw_bind_parameter(at + 3, rows.value(row, f))?;
+                stmt.raw_bind_parameter(at + 4, rows.text(row, f))?;
+                stmt.raw_bind_parameter(at + 5, event)?;
+                stmt.raw_bind_parameter(at + 6, created)?;
+                at += 6;
             }
         }
+        // An entity's feature rows share its timestamps, so they are all written or all kept.
+        let written = stmt
+            .raw_execute()?
+            .div_ceil(features.len())
+            .min(entities.len());
+        stats.rows_written += written as u64;
+        stats.rows_skipped += (entities.len() - written) as u64;
     }
     tx.commit()?;
     Ok(stats)
+}
+
+/// How many entities one upsert statement writes, for views of `features` features.
+fn entities_per_statement(features: usize) -> usize {
+    (MAX_WRITE_PARAMS / (6 * features.max(1))).max(1)
 }
 
 /// Reads the rows of `keys` in chunks and maps them back to request order.
