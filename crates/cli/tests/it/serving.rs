@@ -200,3 +200,94 @@ fn historical_features_as_of_each_row_in_input_order() {
         ]
     );
 }
+
+/// One HTTP/1.1 exchange on loopback with `Connection: close`; returns (status line, body).
+fn http(port: u16, request_line: &str, body: &str) -> std::io::Result<(String, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "{request_line} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    Ok((
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    ))
+}
+
+/// Kills the server when the test ends, however it ends.
+struct ServerProcess(std::process::Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_binary_serves_what_the_cli_reads_with_one_worker_thread() {
+    let repo = Repo::new("demo");
+    repo.ok(&["apply"]);
+    repo.ok(&["materialize", "2026-10-01T00:00:00", "2026-10-03T00:00:00"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("larder"))
+        .arg("-c")
+        .arg(repo.dir())
+        .args([
+            "serve",
+            "-p",
+            &port.to_string(),
+            "-w",
+            "1",
+            "--no-access-log",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start larder serve");
+    let _server = ServerProcess(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match http(port, "GET /health", "") {
+            Ok((status, _)) if status.contains(" 200 ") => break,
+            _ if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            other => panic!("the server did not come up on port {port}: {other:?}"),
+        }
+    }
+    let request = r#"{"features": ["driver_hourly_stats:conv_rate", "driver_hourly_stats:city"],
+                      "entities": {"driver_id": [1001, 1002, 7]}}"#;
+    let (status, body) = http(port, "POST /get-online-features", request).expect("request");
+    assert!(status.contains(" 200 "), "{status}: {body}");
+    let served: Value = serde_json::from_str(&body).expect("JSON body");
+    let read = online(
+        &repo,
+        &[
+            "-f",
+            "driver_hourly_stats:conv_rate,driver_hourly_stats:city",
+            "-e",
+            "driver_id=1001",
+            "-e",
+            "driver_id=1002",
+            "-e",
+            "driver_id=7",
+        ],
+    );
+    assert_eq!(served, read);
+    assert_eq!(served["results"][1]["values"], json!([0.5, 0.25, null]));
+
+    let bad = repo.larder(&["serve", "-w", "0"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("--workers"), "{}", bad.stderr);
+}
