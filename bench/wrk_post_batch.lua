@@ -3,6 +3,8 @@
 -- of ../shared/peer/feast-0.67/wrk_post.lua. To keep the load generator's CPU out of the way (it
 -- shares the machine with the server), a pool of 1024 bodies is built once (seeded) and cycled.
 -- done() prints one line "JSON {...}" (latencies in ms), the same fields as wrk_post.lua.
+-- report() comes from bench/wrk_report.lua, next to this script
+dofile((debug.getinfo(1, "S").source:sub(2):match("^(.*/)") or "./") .. "wrk_report.lua")
 math.randomseed(4242)
 local first = 1001
 local n = tonumber(os.getenv("BENCH_E") or "100000")
@@ -28,15 +30,4 @@ request = function()
   return pool[k]
 end
 
-done = function(summary, latency, requests)
-  local e = summary.errors
-  local secs = summary.duration / 1e6
-  io.write(string.format(
-    'JSON {"label":"%s","batch":%d,"requests":%d,"duration_s":%.2f,"rps":%.1f,' ..
-    '"p50_ms":%.3f,"p90_ms":%.3f,"p99_ms":%.3f,"mean_ms":%.3f,"max_ms":%.3f,' ..
-    '"err_connect":%d,"err_read":%d,"err_write":%d,"err_status":%d,"err_timeout":%d}\n',
-    os.getenv("BENCH_LABEL") or "", batch, summary.requests, secs, summary.requests / secs,
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
-    latency.mean / 1000, latency.max / 1000,
-    e.connect, e.read, e.write, e.status, e.timeout))
-end
+done = report(batch)

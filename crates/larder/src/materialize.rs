@@ -202,7 +202,7 @@ fn in_key_order(
     let all =
         arrow::compute::concat_batches(&batches[0].schema(), &batches).map_err(arrow_error)?;
     drop(batches);
-    let keys = WriteBatch::from_record_batch(&all, view, layout)?.entity_keys;
+    let keys = WriteBatch::entity_keys_of(&all, view, layout)?;
     let order = arrow::compute::sort_to_indices(&keys, None, None).map_err(arrow_error)?;
     arrow::compute::take_record_batch(&all, &order).map_err(arrow_error)
 }

@@ -35,6 +35,16 @@ pub struct WriteBatch {
 }
 
 impl WriteBatch {
+    /// The serialized entity key of each row of `batch` (as in [`WriteBatch::entity_keys`]), without
+    /// preparing the rest: for ordering rows by key before they are written.
+    pub fn entity_keys_of(
+        batch: &RecordBatch,
+        view: &FeatureView,
+        layout: &EntityKeyLayout,
+    ) -> Result<BinaryArray> {
+        serialize_keys(batch, view, layout)
+    }
+
     /// Prepares the rows of `batch` for writing `view`.
     ///
     /// `batch` holds the view's join-key columns (named and typed as `view.entity_columns`), one column

@@ -4,6 +4,18 @@ use serde_json::{Value, json};
 
 use crate::harness::Repo;
 
+/// `get-online-features` arguments: two features of drivers 1001, 1002 and the unknown 7.
+const CONV_RATE_AND_CITY_OF_1001_1002_7: &[&str] = &[
+    "-f",
+    "driver_hourly_stats:conv_rate,driver_hourly_stats:city",
+    "-e",
+    "driver_id=1001",
+    "-e",
+    "driver_id=1002",
+    "-e",
+    "driver_id=7",
+];
+
 fn online(repo: &Repo, args: &[&str]) -> Value {
     let mut full = vec!["get-online-features"];
     full.extend_from_slice(args);
@@ -20,19 +32,7 @@ fn materialized_values_are_served_with_statuses() {
         out.contains("Materialized 3 rows into 1 feature views"),
         "{out}"
     );
-    let got = online(
-        &repo,
-        &[
-            "-f",
-            "driver_hourly_stats:conv_rate,driver_hourly_stats:city",
-            "-e",
-            "driver_id=1001",
-            "-e",
-            "driver_id=1002",
-            "-e",
-            "driver_id=7",
-        ],
-    );
+    let got = online(&repo, CONV_RATE_AND_CITY_OF_1001_1002_7);
     assert_eq!(
         got["metadata"]["feature_names"],
         json!(["driver_id", "conv_rate", "city"])
@@ -271,19 +271,7 @@ fn the_binary_serves_what_the_cli_reads_with_one_worker_thread() {
     let (status, body) = http(port, "POST /get-online-features", request).expect("request");
     assert!(status.contains(" 200 "), "{status}: {body}");
     let served: Value = serde_json::from_str(&body).expect("JSON body");
-    let read = online(
-        &repo,
-        &[
-            "-f",
-            "driver_hourly_stats:conv_rate,driver_hourly_stats:city",
-            "-e",
-            "driver_id=1001",
-            "-e",
-            "driver_id=1002",
-            "-e",
-            "driver_id=7",
-        ],
-    );
+    let read = online(&repo, CONV_RATE_AND_CITY_OF_1001_1002_7);
     assert_eq!(served, read);
     assert_eq!(served["results"][1]["values"], json!([0.5, 0.25, null]));
 

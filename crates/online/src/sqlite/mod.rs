@@ -244,26 +244,35 @@ fn drop_tables(conn: &mut Connection, tables: &[String]) -> rusqlite::Result<i64
     Ok(remaining)
 }
 
-/// Upserts every (row, feature) in one transaction, one statement per entity, in entity-key order
-/// (neighbouring keys touch neighbouring B-tree pages); an entity counts as written when any of its
-/// feature rows changed.
+/// Upserts every (row, feature) in one transaction, in entity-key order (neighbouring keys touch
+/// neighbouring B-tree pages), [`entities_per_statement`] entities per statement; an entity counts
+/// as written when its feature rows changed.
 fn write_rows(
     conn: &mut Connection,
     table: &str,
     rows: &EncodedRows,
 ) -> rusqlite::Result<WriteStats> {
+    let features = rows.features();
+    if features.is_empty() {
+        // A view without features stores nothing: every entity counts as written.
+        return Ok(WriteStats {
+            rows_written: rows.len() as u64,
+            ..WriteStats::default()
+        });
+    }
     let mut order: Vec<usize> = (0..rows.len()).collect();
     order.sort_by(|&a, &b| rows.key(a).cmp(rows.key(b)));
-    let features = rows.features();
     let per_statement = entities_per_statement(features.len());
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut stats = WriteStats::default();
+    // Every statement but the last has the full size: its SQL is built once.
+    let full_statement = sql::upsert(table, per_statement * features.len());
     for entities in order.chunks(per_statement) {
-        if features.is_empty() {
-            stats.rows_written += entities.len() as u64;
-            continue;
-        }
-        let mut stmt = tx.prepare_cached(&sql::upsert(table, entities.len() * features.len()))?;
+        let mut stmt = if entities.len() == per_statement {
+            tx.prepare_cached(&full_statement)?
+        } else {
+            tx.prepare_cached(&sql::upsert(table, entities.len() * features.len()))?
+        };
         let mut at = 0;
         for &row in entities {
             let (key, event, created) =

@@ -51,7 +51,7 @@ pub(super) fn add_value_text(table: &str) -> String {
 /// How many tables the database still holds.
 pub(super) const COUNT_TABLES: &str = "SELECT count(*) FROM sqlite_master WHERE type = 'table'";
 
-/// The newer-wins upsert of `rows` (entity, feature) rows in one statement (one entity's features):
+/// The newer-wins upsert of `rows` (entity, feature) rows in one statement:
 /// six parameters per row, in order entity key, feature name, value, value text, event seconds,
 /// created seconds.
 ///
