@@ -15,6 +15,11 @@ use larder_core::config::{FEATURE_STORE_YAML, RepoConfig};
 
 use crate::args::{Cli, Command, ServeArgs};
 
+/// mimalloc keeps freed memory for reuse: Arrow batches and response buffers come and go by the
+/// thousand, and the system allocator hands large ones back to the kernel and faults them in again.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log_level);

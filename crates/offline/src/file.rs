@@ -22,27 +22,27 @@ use crate::{HistoricalRequest, LatestRows, OfflineStore, RecordBatchStream};
 #[derive(Debug, Clone)]
 pub struct FileOfflineStore {
     repo_path: PathBuf,
-    join_partition_rows: usize,
+    join_buffer_rows: usize,
 }
 
-/// The default of [`FileOfflineStore::with_join_partition_rows`].
-pub const DEFAULT_JOIN_PARTITION_ROWS: usize = 2_000_000;
+/// The default of [`FileOfflineStore::with_join_buffer_rows`].
+pub const DEFAULT_JOIN_BUFFER_ROWS: usize = 256 * 1024;
 
 impl FileOfflineStore {
     /// A store for the repo at `repo_path`.
     pub fn new(repo_path: PathBuf) -> Self {
         FileOfflineStore {
             repo_path,
-            join_partition_rows: DEFAULT_JOIN_PARTITION_ROWS,
+            join_buffer_rows: DEFAULT_JOIN_BUFFER_ROWS,
         }
     }
 
-    /// Sets how many source rows the point-in-time join holds in memory at once (default
-    /// [`DEFAULT_JOIN_PARTITION_ROWS`]). Sources estimated to be larger (Parquet footers, or CSV
-    /// size at 64 bytes a row) are hash-partitioned by join key and spilled to temporary Arrow IPC
-    /// files (under `TMPDIR`) while read, then joined one partition at a time.
-    pub fn with_join_partition_rows(mut self, rows: usize) -> Self {
-        self.join_partition_rows = rows.max(1);
+    /// Sets how many source rows' feature values the point-in-time join may hold beyond twice
+    /// the entity rows (default [`DEFAULT_JOIN_BUFFER_ROWS`]). The join streams the source once;
+    /// rows that may still be an entity row's answer are kept, and the kept rows are compacted
+    /// to exactly those whenever this slack is used up. Smaller: less memory, more compactions.
+    pub fn with_join_buffer_rows(mut self, rows: usize) -> Self {
+        self.join_buffer_rows = rows.max(1);
         self
     }
 
@@ -85,12 +85,8 @@ impl OfflineStore for FileOfflineStore {
         &self,
         request: &HistoricalRequest,
     ) -> Result<RecordBatchStream> {
-        crate::historical::get_historical_features(
-            &self.repo_path,
-            request,
-            self.join_partition_rows,
-        )
-        .await
+        crate::historical::get_historical_features(&self.repo_path, request, self.join_buffer_rows)
+            .await
     }
 
     async fn write_rows(&self, source: &DataSource, batch: &RecordBatch) -> Result<()> {

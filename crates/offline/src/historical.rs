@@ -18,12 +18,12 @@ use crate::join::ViewJoin;
 use crate::latest::OUTPUT_BATCH_ROWS;
 use crate::{HistoricalRequest, RecordBatchStream};
 
-/// Runs a historical request against the file sources of `repo`.
-/// Sources estimated above `partition_rows` rows are joined in spilled hash partitions.
+/// Runs a historical request against the file sources of `repo`; each view's join holds the
+/// feature values of at most `buffer_rows` source rows beyond twice the entity rows.
 pub(crate) async fn get_historical_features(
     repo: &Path,
     request: &HistoricalRequest,
-    partition_rows: usize,
+    buffer_rows: usize,
 ) -> Result<RecordBatchStream> {
     let names = output_names(request)?;
     let entity = EntityTable::load(&request.entity_rows).await?;
@@ -38,7 +38,7 @@ pub(crate) async fn get_historical_features(
     let mut columns = entity.batch.columns().to_vec();
     for (view_request, view_names) in request.views.iter().zip(&names) {
         let join = ViewJoin::prepare(repo, &entity, view_request)?;
-        let arrays = join.run(partition_rows).await?;
+        let arrays = join.run(buffer_rows).await?;
         for (name, array) in view_names.iter().zip(arrays) {
             fields.push(Field::new(name, array.data_type().clone(), true));
             columns.push(array);

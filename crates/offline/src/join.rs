@@ -1,41 +1,46 @@
 //! One view's part of a historical request: its features for every entity row, in entity order.
 //!
-//! The source is read with DataFusion (only the needed columns, event time within
-//! `[min entity ts - ttl, max entity ts]` pushed down). Join keys on both sides are cast to one
-//! type and turned into dense ids, the [`pit_join`](crate::pit_join) kernel picks one feature row
-//! per entity row, and the feature columns are gathered into entity order with `take`.
+//! The entity rows are indexed by key and time ([`EntityIndex`]); the source is then read once
+//! with DataFusion (only the needed columns, event time within `[min entity ts - ttl, max entity
+//! ts]` pushed down, one partition per core) and each feature row is offered to the index as it
+//! streams past (see [`pit_join`](crate::pit_join)). Join keys on both sides are cast to one type and turned into
+//! dense ids; rows of keys no entity row asks for are dropped at once.
 //!
-//! Sources estimated (from Parquet footers, or CSV size) to hold more rows than the store's
-//! partition size are joined in parts: feature rows are hash-partitioned by key while they are
-//! read and spilled to temporary Arrow IPC files ([`spill`](crate::spill)), entity rows are split
-//! by the same hash, each part is joined on its own, and the parts' results are interleaved back
-//! into entity order. Memory is then bounded by one part of the source plus the output.
+//! Feature values are kept only for batches that hold a standing offer, and the kept batches are
+//! compacted to exactly the standing offers whenever they hold more than twice as many rows as
+//! there are offers plus a fixed slack ([`FileOfflineStore::with_join_buffer_rows`]). Memory is
+//! therefore bounded by the entity rows and that slack, however large the source is; nothing is
+//! sorted but the entity rows, and nothing is spilled.
+//!
+//! [`FileOfflineStore::with_join_buffer_rows`]: crate::FileOfflineStore::with_join_buffer_rows
 
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array, new_null_array};
-use arrow::compute::{cast, concat_batches, interleave, take};
+use arrow::array::{ArrayRef, RecordBatch, new_null_array};
+use arrow::compute::{cast, interleave_record_batch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use futures::StreamExt;
-use larder_core::model::FileFormat;
+use tokio::task::JoinSet;
 
 use crate::ViewRequest;
 use crate::columns::{Projected, ViewColumns};
 use crate::entity_rows::EntityTable;
-use crate::error::{Result, engine};
-use crate::keys::{KeyId, KeyIds, key_partitions};
+use crate::error::{Error, Result, engine};
+use crate::keys::{KeyId, KeyIds};
 use crate::latest::time_columns;
-use crate::pit_join::{EntitySide, FeatureSide, NO_KEY, asof_join};
-use crate::scan::{BatchStream, Scan, TimeRange, collect};
+use crate::pit_join::{EntityIndex, Location, NO_KEY, Offers, Rank};
+use crate::scan::{Scan, TimeRange};
 use crate::source::SourceFiles;
-use crate::spill::Spill;
 use crate::time::{to_utc_micros, utc_micros_type, values_or};
 
-/// The most partitions (open spill files) one join uses.
-const MAX_PARTITIONS: u32 = 256;
-/// Bytes per row assumed when estimating a CSV source's rows from its size.
-const CSV_BYTES_PER_ROW: u64 = 64;
+/// Rows' read order is `partition << PARTITION_SHIFT | row within the partition`.
+const PARTITION_SHIFT: u32 = 44;
+
+/// How many partitions a source is read in: one per core.
+fn scan_partitions() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
 
 /// One view's join, with everything checked up front.
 #[derive(Debug)]
@@ -72,18 +77,22 @@ impl<'a> ViewJoin<'a> {
         })
     }
 
-    /// The requested features, one array per feature, aligned with the entity rows.
-    /// Sources estimated above `partition_rows` rows are joined in hash partitions.
-    pub(crate) async fn run(&self, partition_rows: usize) -> Result<Vec<ArrayRef>> {
+    /// The requested features, one array per feature, aligned with the entity rows. Feature
+    /// values of up to `buffer_rows` source rows beyond twice the entity rows are held at once.
+    pub(crate) async fn run(&self, buffer_rows: usize) -> Result<Vec<ArrayRef>> {
+        let features = self.feature_schema();
         let Some((lo, hi)) = self.entity.time_bounds() else {
             let rows = self.entity.batch.num_rows();
-            return Ok(self
-                .columns
-                .features
+            return Ok(features
+                .fields()
                 .iter()
-                .map(|p| new_null_array(&source_type(&self.schema, p), rows))
+                .map(|f| new_null_array(f.data_type(), rows))
                 .collect());
         };
+        let mut ids = KeyIds::new(&self.keys.types)?;
+        let entity_ids = self.entity_ids(&mut ids)?;
+        let index = Arc::new(EntityIndex::new(&entity_ids, &self.entity.ts, ids.len()));
+        drop(entity_ids);
         let range = TimeRange {
             start: self.ttl.map(|t| lo.saturating_sub(t)),
             end: Some(hi),
@@ -95,179 +104,218 @@ impl<'a> ViewJoin<'a> {
             ts_column: &self.columns.ts,
             range,
         };
-        let stream = scan.run().await?;
-        let parts = self.partition_count(partition_rows);
-        if parts <= 1 {
-            let rows = concat_batches(&self.read_schema(), &collect(stream).await?)
-                .map_err(engine(format!("reading source `{}`", self.files.name)))?;
-            return self.join_part(&rows, None);
+        // Each partition of the source is decoded and offered on its own task, with its own
+        // offers and kept rows; a row's place in read order is (partition, row within it).
+        let mut tasks = JoinSet::new();
+        for (p, mut stream) in scan
+            .run_partitioned(scan_partitions())
+            .await?
+            .into_iter()
+            .enumerate()
+        {
+            let mut part = PartitionJoin {
+                ids: ids.fork()?,
+                offers: index.offers(),
+                index: Arc::clone(&index),
+                kept: KeptRows::new(features.clone(), buffer_rows),
+                key_types: self.keys.types.clone(),
+                has_created: self.columns.created.is_some(),
+                feature_columns: self.feature_columns(),
+                next_seq: (p as u64) << PARTITION_SHIFT,
+            };
+            tasks.spawn(async move {
+                while let Some(batch) = stream.next().await {
+                    part.push(&batch?)?;
+                }
+                Ok::<_, Error>((p, part))
+            });
         }
-        self.join_partitioned(stream, parts).await
-    }
-
-    /// How many partitions the source needs (1: join in memory).
-    fn partition_count(&self, partition_rows: usize) -> u32 {
-        if self.keys.types.is_empty() {
-            return 1; // one key: partitioning by key cannot split it
+        let mut parts = Vec::with_capacity(tasks.len());
+        while let Some(done) = tasks.join_next().await {
+            parts.push(done.map_err(engine("joining a partition of the source"))??);
         }
-        let estimate = match self.files.format {
-            FileFormat::Parquet => self.files.parquet_row_count().unwrap_or(0),
-            FileFormat::Csv => self.files.total_bytes() / CSV_BYTES_PER_ROW,
+        parts.sort_by_key(|(p, _)| *p);
+        let mut parts = parts.into_iter().map(|(_, part)| part);
+        let Some(mut merged) = parts.next() else {
+            return Ok(features
+                .fields()
+                .iter()
+                .map(|f| new_null_array(f.data_type(), self.entity.batch.num_rows()))
+                .collect());
         };
-        let parts = estimate.div_ceil(partition_rows.max(1) as u64);
-        u32::try_from(parts.clamp(1, u64::from(MAX_PARTITIONS))).expect("clamped")
+        for part in parts {
+            let base = merged.kept.next_batch();
+            merged
+                .offers
+                .merge(part.offers, |l| l + (u64::from(base) << 32));
+            merged.kept.batches.extend(part.kept.batches);
+        }
+        merged.kept.gather(&index.resolve(&merged.offers, self.ttl))
     }
 
-    /// The schema of the scanned rows (source types, output names).
-    fn read_schema(&self) -> SchemaRef {
+    /// The positions of the feature columns in a scanned batch (after the key columns).
+    fn feature_columns(&self) -> Vec<usize> {
+        let keys = self.keys.types.len();
+        (keys..keys + self.columns.features.len()).collect()
+    }
+
+    /// The requested features' fields (source types, output names).
+    fn feature_schema(&self) -> SchemaRef {
         let fields: Vec<Field> = self
             .columns
-            .projection()
+            .features
             .iter()
             .map(|p| Field::new(&p.output, source_type(&self.schema, p), true))
             .collect();
         Arc::new(Schema::new(fields))
     }
 
-    /// Joins hash partition by hash partition, then puts the results back into entity order.
-    async fn join_partitioned(&self, mut stream: BatchStream, parts: u32) -> Result<Vec<ArrayRef>> {
-        let key_count = self.keys.types.len();
-        let mut spill = Spill::create(parts, self.read_schema())?;
-        while let Some(batch) = stream.next().await {
-            let batch = batch?;
-            let keys = cast_all(&batch.columns()[..key_count], &self.keys.types)?;
-            let rows = batch.num_rows();
-            spill.write(
-                &batch,
-                &key_partitions(&self.keys.types, &keys, rows, parts)?,
-            )?;
-        }
-        let spilled = spill.finish()?;
-        let entity_rows = self.entity.batch.num_rows();
-        let entity_parts = key_partitions(&self.keys.types, &self.keys.entity, entity_rows, parts)?;
-        let subsets = group_by_partition(&entity_parts, parts);
-        let mut results = Vec::with_capacity(parts as usize);
-        for (p, subset) in subsets.iter().enumerate() {
-            let rows = spilled.read(p)?;
-            results.push(self.join_part(&rows, Some(subset))?);
-        }
-        let mut seen = vec![0usize; parts as usize];
-        let positions: Vec<(usize, usize)> = entity_parts
-            .iter()
-            .map(|&p| {
-                seen[p as usize] += 1;
-                (p as usize, seen[p as usize] - 1)
-            })
-            .collect();
-        (0..self.columns.features.len())
-            .map(|c| {
-                let arrays: Vec<&dyn Array> = results.iter().map(|r| r[c].as_ref()).collect();
-                interleave(&arrays, &positions)
-                    .map_err(engine("assembling partitioned join results"))
-            })
-            .collect()
-    }
-
-    /// Joins feature `rows` with the entity rows `subset` (all when `None`); one array per
-    /// feature, aligned with the subset.
-    fn join_part(&self, rows: &RecordBatch, subset: Option<&UInt32Array>) -> Result<Vec<ArrayRef>> {
-        let key_count = self.keys.types.len();
-        let mut ids = KeyIds::new(&self.keys.types)?;
-        let (f_ids, f_ts, f_created) = self.feature_side(&mut ids, rows)?;
-        let (e_ids, e_ts) = self.entity_side(&mut ids, subset)?;
-        let features = FeatureSide {
-            ids: &f_ids,
-            ts: &f_ts,
-            created: &f_created,
-        };
-        let entities = EntitySide {
-            ids: &e_ids,
-            ts: &e_ts,
-        };
-        let indices = UInt32Array::from(asof_join(features, entities, self.ttl));
-        (key_count..key_count + self.columns.features.len())
-            .map(|c| {
-                take(rows.column(c), &indices, None).map_err(engine("gathering feature values"))
-            })
-            .collect()
-    }
-
-    /// Key ids (looked up in `ids`; [`NO_KEY`] when unknown or without a time) and timestamps
-    /// of the entity rows `subset` (all when `None`).
-    fn entity_side(
-        &self,
-        ids: &mut KeyIds,
-        subset: Option<&UInt32Array>,
-    ) -> Result<(Vec<u32>, Vec<i64>)> {
-        let entity_keys = match subset {
-            Some(s) => self
-                .keys
-                .entity
-                .iter()
-                .map(|k| take(k, s, None))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(engine("splitting entity rows"))?,
-            None => self.keys.entity.clone(),
-        };
-        ids.load(&entity_keys)?;
-        let row_of = |i: usize| subset.map_or(i, |s| s.value(i) as usize);
-        let count = subset.map_or(self.entity.batch.num_rows(), |s| s.len());
-        let valid = |i: usize| self.entity.ts_valid(row_of(i));
-        let e_ids = (0..count)
-            .map(|i| {
-                if valid(i) {
-                    ids.lookup(i).unwrap_or(NO_KEY)
-                } else {
-                    NO_KEY
-                }
-            })
-            .collect();
-        let e_ts = (0..count).map(|i| self.entity.ts[row_of(i)]).collect();
-        Ok((e_ids, e_ts))
-    }
-
-    /// Key ids (assigned in `ids`), event and created timestamps of the feature rows.
-    #[allow(clippy::type_complexity)]
-    fn feature_side(
-        &self,
-        ids: &mut KeyIds,
-        rows: &RecordBatch,
-    ) -> Result<(Vec<u32>, Vec<i64>, Vec<i64>)> {
-        let n = rows.num_columns();
-        let has_created = self.columns.created.is_some();
-        let ts_column = rows.column(n - 1 - usize::from(has_created));
-        let ts = micros_of(ts_column);
-        let created = if has_created {
-            micros_of(rows.column(n - 1))
-        } else {
-            vec![i64::MIN; rows.num_rows()]
-        };
-        let ts_nulls = ts_column.logical_nulls();
-        ids.load(&cast_all(
-            &rows.columns()[..self.keys.types.len()],
-            &self.keys.types,
-        )?)?;
-        let f_ids = (0..rows.num_rows())
-            .map(|i| match ids.id(i) {
-                KeyId::Known(id) | KeyId::New(id)
-                    if ts_nulls.as_ref().is_none_or(|n| n.is_valid(i)) =>
-                {
-                    id
-                }
+    /// Key ids of the entity rows, assigned in `ids`; [`NO_KEY`] for rows without a time or
+    /// with a null key column.
+    fn entity_ids(&self, ids: &mut KeyIds) -> Result<Vec<u32>> {
+        ids.load(&self.keys.entity)?;
+        Ok((0..self.entity.batch.num_rows())
+            .map(|i| match self.entity.ts_valid(i).then(|| ids.id(i)) {
+                Some(KeyId::Known(id) | KeyId::New(id)) => id,
                 _ => NO_KEY,
             })
-            .collect();
-        Ok((f_ids, ts, created))
+            .collect())
     }
 }
 
-/// The entity row indices of each partition, in entity order.
-fn group_by_partition(parts_of_rows: &[u32], parts: u32) -> Vec<UInt32Array> {
-    let mut groups: Vec<Vec<u32>> = vec![Vec::new(); parts as usize];
-    for (i, &p) in parts_of_rows.iter().enumerate() {
-        groups[p as usize].push(u32::try_from(i).expect("fewer than 2^32 entity rows"));
+/// One partition of the source being offered to the entity index, on its own task.
+#[derive(Debug)]
+struct PartitionJoin {
+    ids: KeyIds,
+    index: Arc<EntityIndex>,
+    offers: Offers,
+    kept: KeptRows,
+    key_types: Vec<DataType>,
+    has_created: bool,
+    /// The positions of the feature columns in a scanned batch.
+    feature_columns: Vec<usize>,
+    /// The read-order number of the next row.
+    next_seq: u64,
+}
+
+impl PartitionJoin {
+    /// Offers each row of a scanned `batch` to the entity index, and keeps its feature values
+    /// when some offer stands.
+    fn push(&mut self, batch: &RecordBatch) -> Result<()> {
+        let n = batch.num_columns();
+        let ts_column = batch.column(n - 1 - usize::from(self.has_created));
+        let ts = micros_of(ts_column);
+        let created = self.has_created.then(|| micros_of(batch.column(n - 1)));
+        let ts_nulls = ts_column.logical_nulls();
+        self.ids.load(&cast_all(
+            &batch.columns()[..self.key_types.len()],
+            &self.key_types,
+        )?)?;
+        let b = self.kept.next_batch();
+        let mut stands = false;
+        for (i, &ts) in ts.iter().enumerate() {
+            if ts_nulls.as_ref().is_some_and(|n| n.is_null(i)) {
+                continue;
+            }
+            let Some(id) = self.ids.lookup(i) else {
+                continue;
+            };
+            let rank = Rank {
+                ts,
+                created: created.as_ref().map_or(i64::MIN, |c| c[i]),
+                seq: self.next_seq + i as u64,
+            };
+            stands |= self.offers.offer(&self.index, id, rank, location(b, i));
+        }
+        self.next_seq += batch.num_rows() as u64;
+        if stands {
+            let values = batch
+                .project(&self.feature_columns)
+                .map_err(engine("keeping feature values"))?;
+            self.kept.push(values, &mut self.offers)?;
+        }
+        Ok(())
     }
-    groups.into_iter().map(UInt32Array::from).collect()
+}
+
+/// Feature values of the scanned batches that hold standing offers.
+#[derive(Debug)]
+struct KeptRows {
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    rows: usize,
+    /// Rows allowed beyond twice the standing offers before compacting.
+    slack: usize,
+}
+
+impl KeptRows {
+    fn new(schema: SchemaRef, slack: usize) -> Self {
+        KeptRows {
+            schema,
+            batches: Vec::new(),
+            rows: 0,
+            slack,
+        }
+    }
+
+    /// The number the next kept batch gets.
+    fn next_batch(&self) -> u32 {
+        u32::try_from(self.batches.len()).expect("fewer than 2^32 kept batches")
+    }
+
+    /// Keeps `batch`, compacting when too many rows are kept.
+    fn push(&mut self, batch: RecordBatch, offers: &mut Offers) -> Result<()> {
+        self.rows += batch.num_rows();
+        self.batches.push(batch);
+        if self.rows > (2 * offers.standing_count()).saturating_add(self.slack) {
+            self.compact(offers)?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the kept batches with one holding exactly the standing offers' rows.
+    fn compact(&mut self, offers: &mut Offers) -> Result<()> {
+        let indices: Vec<(usize, usize)> = offers.standing().map(|l| unpack(*l)).collect();
+        let batches: Vec<&RecordBatch> = self.batches.iter().collect();
+        let merged = interleave_record_batch(&batches, &indices)
+            .map_err(engine("compacting kept feature rows"))?;
+        for (k, l) in offers.standing().enumerate() {
+            *l = location(0, k);
+        }
+        self.rows = merged.num_rows();
+        self.batches = vec![merged];
+        Ok(())
+    }
+
+    /// One array per feature: the row at each location, null where there is none.
+    fn gather(mut self, locations: &[Option<Location>]) -> Result<Vec<ArrayRef>> {
+        let nulls: Vec<ArrayRef> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| new_null_array(f.data_type(), 1))
+            .collect();
+        let null_row = RecordBatch::try_new(self.schema.clone(), nulls)
+            .map_err(engine("assembling feature values"))?;
+        self.batches.push(null_row);
+        let none = (self.batches.len() - 1, 0);
+        let indices: Vec<(usize, usize)> =
+            locations.iter().map(|l| l.map_or(none, unpack)).collect();
+        let batches: Vec<&RecordBatch> = self.batches.iter().collect();
+        let all = interleave_record_batch(&batches, &indices)
+            .map_err(engine("assembling feature values"))?;
+        Ok(all.columns().to_vec())
+    }
+}
+
+/// Row `row` of kept batch `b`, packed in a [`Location`].
+fn location(b: u32, row: usize) -> Location {
+    (u64::from(b) << 32) | u64::from(u32::try_from(row).expect("batch rows fit in u32"))
+}
+
+/// The (batch, row) of a [`Location`].
+fn unpack(l: Location) -> (usize, usize) {
+    ((l >> 32) as usize, (l & u64::from(u32::MAX)) as usize)
 }
 
 /// The type of projected column `p` in the source.
@@ -396,12 +444,5 @@ mod tests {
         );
         assert_eq!(common_key_type(&DataType::Utf8, &DataType::Int64), None);
         assert_eq!(common_key_type(&DataType::Float64, &DataType::Int64), None);
-    }
-
-    #[test]
-    fn partitions_group_rows_in_order() {
-        let groups = group_by_partition(&[1, 0, 1, 2], 3);
-        let values: Vec<Vec<u32>> = groups.iter().map(|g| g.values().to_vec()).collect();
-        assert_eq!(values, vec![vec![1], vec![0, 2], vec![3]]);
     }
 }

@@ -1,11 +1,11 @@
 //! Entity keys as dense integer ids: the join-key columns of a batch are encoded once per batch
-//! with Arrow's row format, and each distinct encoded key gets the next id. Views without
-//! entities have one key (id 0). Only distinct keys allocate; rows do not.
+//! with Arrow's row format (a single `Int64` key is hashed as it is), and each distinct key gets
+//! the next id. Views without entities have one key (id 0). Only distinct keys allocate; rows do
+//! not.
 
-use arrow::array::{Array, ArrayRef};
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array};
 use arrow::buffer::NullBuffer;
-use arrow::datatypes::DataType;
-use std::hash::BuildHasher;
+use arrow::datatypes::{DataType, Int64Type};
 
 use arrow::row::{RowConverter, Rows, SortField};
 
@@ -14,12 +14,28 @@ use crate::error::{Result, engine};
 /// A map from entity keys to dense ids, fed batch by batch.
 #[derive(Debug)]
 pub(crate) struct KeyIds {
-    /// The encoder and the current batch's encoded keys; `None` for views without entities.
-    rows: Option<(RowConverter, Rows)>,
-    /// Encoded key → id.
-    ids: foldhash::HashMap<Box<[u8]>, u32>,
+    encoding: Encoding,
     /// Rows of the current batch where some key column is null.
     nulls: Option<NullBuffer>,
+}
+
+/// How keys are told apart: no key, one 64-bit integer (hashed as is), or Arrow's row format.
+#[derive(Debug)]
+enum Encoding {
+    /// A view without entities: every row has key id 0.
+    Unit { seen: bool },
+    /// One `Int64` key column: the current batch's values, and value → id.
+    Int64 {
+        values: Int64Array,
+        ids: foldhash::HashMap<i64, u32>,
+    },
+    /// Any other keys: the encoder, the current batch's encoded keys, and encoded key → id.
+    Rows {
+        types: Vec<DataType>,
+        converter: RowConverter,
+        rows: Rows,
+        ids: foldhash::HashMap<Box<[u8]>, u32>,
+    },
 }
 
 /// The id of one row's key.
@@ -36,19 +52,59 @@ pub(crate) enum KeyId {
 impl KeyIds {
     /// A map for keys of `types` (empty for a view without entities).
     pub(crate) fn new(types: &[DataType]) -> Result<Self> {
-        let rows = if types.is_empty() {
-            None
-        } else {
-            let fields = types.iter().map(|t| SortField::new(t.clone())).collect();
-            let converter = RowConverter::new(fields).map_err(engine("encoding join keys"))?;
-            let rows = converter.empty_rows(0, 0);
-            Some((converter, rows))
+        let encoding = match types {
+            [] => Encoding::Unit { seen: false },
+            [DataType::Int64] => Encoding::Int64 {
+                values: Int64Array::from(Vec::<i64>::new()),
+                ids: foldhash::HashMap::default(),
+            },
+            _ => {
+                let (converter, rows) = row_encoder(types)?;
+                Encoding::Rows {
+                    types: types.to_vec(),
+                    converter,
+                    rows,
+                    ids: foldhash::HashMap::default(),
+                }
+            }
         };
         Ok(KeyIds {
-            rows,
-            ids: foldhash::HashMap::default(),
+            encoding,
             nulls: None,
         })
+    }
+
+    /// A map with the same ids, to be fed batches of its own (on another task).
+    pub(crate) fn fork(&self) -> Result<Self> {
+        let encoding = match &self.encoding {
+            Encoding::Unit { seen } => Encoding::Unit { seen: *seen },
+            Encoding::Int64 { ids, .. } => Encoding::Int64 {
+                values: Int64Array::from(Vec::<i64>::new()),
+                ids: ids.clone(),
+            },
+            Encoding::Rows { types, ids, .. } => {
+                let (converter, rows) = row_encoder(types)?;
+                Encoding::Rows {
+                    types: types.clone(),
+                    converter,
+                    rows,
+                    ids: ids.clone(),
+                }
+            }
+        };
+        Ok(KeyIds {
+            encoding,
+            nulls: None,
+        })
+    }
+
+    /// How many distinct keys have an id.
+    pub(crate) fn len(&self) -> usize {
+        match &self.encoding {
+            Encoding::Unit { seen } => usize::from(*seen),
+            Encoding::Int64 { ids, .. } => ids.len(),
+            Encoding::Rows { ids, .. } => ids.len(),
+        }
     }
 
     /// Encodes the key columns of the next batch (same types as given to [`KeyIds::new`]).
@@ -56,11 +112,19 @@ impl KeyIds {
         self.nulls = keys.iter().fold(None, |acc, k| {
             NullBuffer::union(acc.as_ref(), k.logical_nulls().as_ref())
         });
-        if let Some((converter, rows)) = &mut self.rows {
-            rows.clear();
-            converter
-                .append(rows, keys)
-                .map_err(engine("encoding join keys"))?;
+        match &mut self.encoding {
+            Encoding::Unit { .. } => {}
+            Encoding::Int64 { values, .. } => {
+                *values = keys[0].as_primitive::<Int64Type>().clone();
+            }
+            Encoding::Rows {
+                converter, rows, ..
+            } => {
+                rows.clear();
+                converter
+                    .append(rows, keys)
+                    .map_err(engine("encoding join keys"))?;
+            }
         }
         Ok(())
     }
@@ -70,18 +134,27 @@ impl KeyIds {
         if self.nulls.as_ref().is_some_and(|n| n.is_null(i)) {
             return KeyId::Null;
         }
-        let next = u32::try_from(self.ids.len()).expect("fewer than 2^32 distinct keys");
-        let key: &[u8] = match &self.rows {
-            Some((_, rows)) => rows.row(i).data(),
-            None => &[],
-        };
-        match self.ids.get(key) {
-            Some(&id) => KeyId::Known(id),
-            None => {
-                self.ids.insert(key.into(), next);
-                KeyId::New(next)
+        let next = u32::try_from(self.len()).expect("fewer than 2^32 distinct keys");
+        let known = match &mut self.encoding {
+            Encoding::Unit { seen } => std::mem::replace(seen, true).then_some(0),
+            Encoding::Int64 { values, ids } => {
+                let key = values.value(i);
+                let known = ids.get(&key).copied();
+                if known.is_none() {
+                    ids.insert(key, next);
+                }
+                known
             }
-        }
+            Encoding::Rows { rows, ids, .. } => {
+                let key = rows.row(i).data();
+                let known = ids.get(key).copied();
+                if known.is_none() {
+                    ids.insert(key.into(), next);
+                }
+                known
+            }
+        };
+        known.map_or(KeyId::New(next), KeyId::Known)
     }
 
     /// The id of row `i` of the loaded batch if the key is known, without assigning one.
@@ -89,38 +162,20 @@ impl KeyIds {
         if self.nulls.as_ref().is_some_and(|n| n.is_null(i)) {
             return None;
         }
-        let key: &[u8] = match &self.rows {
-            Some((_, rows)) => rows.row(i).data(),
-            None => &[],
-        };
-        self.ids.get(key).copied()
+        match &self.encoding {
+            Encoding::Unit { seen } => seen.then_some(0),
+            Encoding::Int64 { values, ids } => ids.get(&values.value(i)).copied(),
+            Encoding::Rows { rows, ids, .. } => ids.get(rows.row(i).data()).copied(),
+        }
     }
 }
 
-/// The seed of the partitioning hash (fixed: both sides of a join must agree).
-const PARTITION_SEED: u64 = 0x6c61_7264_6572;
-
-/// For each of `num_rows` rows, the partition (of `parts`) its key hashes to; rows with equal keys
-/// (compared as `types`) always land in the same partition. No key columns: all in partition 0.
-pub(crate) fn key_partitions(
-    types: &[DataType],
-    keys: &[ArrayRef],
-    num_rows: usize,
-    parts: u32,
-) -> Result<Vec<u32>> {
-    if types.is_empty() || parts <= 1 {
-        return Ok(vec![0; num_rows]);
-    }
+/// An encoder of keys of `types` in Arrow's row format, with an empty buffer.
+fn row_encoder(types: &[DataType]) -> Result<(RowConverter, Rows)> {
     let fields = types.iter().map(|t| SortField::new(t.clone())).collect();
     let converter = RowConverter::new(fields).map_err(engine("encoding join keys"))?;
-    let rows = converter
-        .convert_columns(keys)
-        .map_err(engine("encoding join keys"))?;
-    let hasher = foldhash::fast::FixedState::with_seed(PARTITION_SEED);
-    let parts = u64::from(parts);
-    Ok((0..rows.num_rows())
-        .map(|i| (hasher.hash_one(rows.row(i).data()) % parts) as u32)
-        .collect())
+    let rows = converter.empty_rows(0, 0);
+    Ok((converter, rows))
 }
 
 #[cfg(test)]
@@ -146,16 +201,41 @@ mod tests {
         ids.load(&[a, b]).unwrap();
         assert_eq!(ids.lookup(0), Some(1));
         assert_eq!(ids.lookup(1), None);
-        assert_eq!(ids.ids.len(), 2);
+        assert_eq!(ids.len(), 2);
     }
 
     #[test]
-    fn equal_keys_share_a_partition() {
-        let a: ArrayRef = Arc::new(Int64Array::from(vec![7, 8, 7, 9, 7]));
-        let parts = key_partitions(&[DataType::Int64], &[a], 5, 4).unwrap();
-        assert!(parts.iter().all(|&p| p < 4));
-        assert_eq!((parts[0], parts[0]), (parts[2], parts[4]));
-        assert_eq!(key_partitions(&[], &[], 3, 4).unwrap(), vec![0, 0, 0]);
+    fn a_single_integer_key_is_told_apart_by_value() {
+        let mut ids = KeyIds::new(&[DataType::Int64]).unwrap();
+        let a: ArrayRef = Arc::new(Int64Array::from(vec![Some(5), None, Some(-5), Some(5)]));
+        ids.load(&[a]).unwrap();
+        let got: Vec<_> = (0..4).map(|i| ids.id(i)).collect();
+        assert_eq!(
+            got,
+            vec![KeyId::New(0), KeyId::Null, KeyId::New(1), KeyId::Known(0)]
+        );
+        let a: ArrayRef = Arc::new(Int64Array::from(vec![-5, 6]));
+        ids.load(&[a]).unwrap();
+        assert_eq!((ids.lookup(0), ids.lookup(1)), (Some(1), None));
+        assert_eq!(ids.len(), 2);
+    }
+
+    #[test]
+    fn a_fork_knows_the_same_keys() {
+        for types in [
+            vec![DataType::Int64],
+            vec![DataType::Int64, DataType::Int64],
+        ] {
+            let mut ids = KeyIds::new(&types).unwrap();
+            let a: ArrayRef = Arc::new(Int64Array::from(vec![3, 4]));
+            let keys = vec![a.clone(); types.len()];
+            ids.load(&keys).unwrap();
+            assert_eq!((ids.id(0), ids.id(1)), (KeyId::New(0), KeyId::New(1)));
+            let mut fork = ids.fork().unwrap();
+            let b: ArrayRef = Arc::new(Int64Array::from(vec![4, 5]));
+            fork.load(&vec![b; types.len()]).unwrap();
+            assert_eq!((fork.lookup(0), fork.lookup(1)), (Some(1), None));
+        }
     }
 
     #[test]
@@ -166,6 +246,6 @@ mod tests {
         assert_eq!(ids.id(0), KeyId::New(0));
         assert_eq!(ids.id(5), KeyId::Known(0));
         assert_eq!(ids.lookup(3), Some(0));
-        assert_eq!(ids.ids.len(), 1);
+        assert_eq!(ids.len(), 1);
     }
 }

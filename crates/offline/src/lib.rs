@@ -8,8 +8,9 @@
 //! - [`OfflineStore::pull_latest`]: a DataFusion scan (needed columns, time range pushed down into
 //!   Parquet row-group pruning) feeding a streaming latest-row-per-key operator whose memory is
 //!   bounded by the number of keys.
-//! - [`OfflineStore::get_historical_features`]: Larder's own sort-merge as-of join over Arrow
-//!   arrays (not a DataFusion range join), hash-partitioned and spilled for large sources.
+//! - [`OfflineStore::get_historical_features`]: Larder's own as-of join (not a DataFusion range
+//!   join): entity rows indexed by key and time, the source streamed past them once, memory
+//!   bounded by the entity rows whatever the source's size.
 //! - [`OfflineStore::write_rows`]: pushed rows become new files next to the source's data.
 //!
 //! ```
@@ -69,7 +70,6 @@ mod latest;
 mod pit_join;
 mod scan;
 mod source;
-mod spill;
 mod time;
 mod write;
 
@@ -86,7 +86,7 @@ use futures::Stream;
 use larder_core::model::{DataSource, FeatureView};
 
 pub use error::{Error, Result};
-pub use file::{DEFAULT_JOIN_PARTITION_ROWS, FileOfflineStore};
+pub use file::{DEFAULT_JOIN_BUFFER_ROWS, FileOfflineStore};
 
 /// A shared, dynamically typed offline store.
 pub type OfflineStoreRef = Arc<dyn OfflineStore>;

@@ -1,97 +1,196 @@
-//! The point-in-time (as-of) join kernel: a sort-merge over plain arrays.
+//! The point-in-time (as-of) join kernel: entity rows indexed by key and time, feature rows
+//! streamed past them once.
 //!
-//! Both sides arrive as dense key ids (see [`keys`](crate::keys)) and timestamps in µs. Feature
-//! rows are sorted by (key, event ts, created ts, position) and entity rows by (key, ts); one
-//! forward walk over both finds, for every entity row at time `t`, the last feature row of its key
-//! with `ts <= t`, which is the greatest (event, created) timestamp pair, and on a full tie the row
-//! read last. With a ttl, that row must also satisfy `ts >= t - ttl`; if it does not, no older row
-//! can, so the entity row gets no match. The result is one optional feature-row index per entity
-//! row, in entity input order, ready for `take`.
+//! Entity rows arrive as dense key ids (see [`keys`](crate::keys)) and timestamps in µs, and are
+//! sorted once by (key, time) into an [`EntityIndex`]. Each feature row is then offered to the
+//! first entity position of its key whose time is at or after the row's event time: the earliest
+//! entity row that may see it. A position keeps only its best offer, the greatest
+//! (event ts, created ts, read order). After the last feature row, one walk per key carries the
+//! best offer forward through the key's later positions, so every entity row at time `t` ends up
+//! with the greatest feature row of its key with `ts <= t`. With a ttl, that row must also satisfy
+//! `ts >= t - ttl`; if it does not, no older row can, and the entity row gets no match.
 //!
-//! Memory is linear in both sides. For inputs beyond memory, the caller can hash-partition both
-//! sides by key and run the kernel per partition, since a key never spans partitions.
+//! Parts of the source can be offered in parallel, each to its own [`Offers`], which are merged
+//! position by position at the end: the result is the same as offering every row to one set.
+//!
+//! Cost: a sort of the entity rows, then one hash lookup and one binary search (within the key's
+//! entity rows) per feature row. Memory is linear in the entity rows and independent of the
+//! feature rows, which are never sorted, held or spilled; feature rows of keys that no entity row
+//! asks for are dropped at once.
 
 /// The id of a row whose key is null or (entity side) unknown to the feature side: it never matches.
 pub(crate) const NO_KEY: u32 = u32::MAX;
 
-/// The feature side of a join: per row, the key id, event timestamp and created timestamp
-/// (`i64::MIN` where the source has none or it is null).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct FeatureSide<'a> {
-    /// Key ids ([`NO_KEY`] rows are skipped).
-    pub(crate) ids: &'a [u32],
-    /// Event timestamps, µs.
-    pub(crate) ts: &'a [i64],
-    /// Created timestamps, µs.
-    pub(crate) created: &'a [i64],
+/// Where a feature row is kept (the caller's own numbering, e.g. batch and row packed in 64 bits).
+pub(crate) type Location = u64;
+
+/// A feature row's rank among rows of the same key: event ts, created ts, then read order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Rank {
+    /// Event timestamp, µs.
+    pub(crate) ts: i64,
+    /// Created timestamp, µs (`i64::MIN` where the source has none or it is null).
+    pub(crate) created: i64,
+    /// Position in read order (a later row wins a full tie).
+    pub(crate) seq: u64,
 }
 
-/// The entity side of a join: per row, the key id ([`NO_KEY`]: no match) and the time, µs.
+/// The best offer an entity position has received.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct EntitySide<'a> {
-    /// Key ids.
-    pub(crate) ids: &'a [u32],
-    /// Entity timestamps, µs.
-    pub(crate) ts: &'a [i64],
+struct Offer {
+    rank: Rank,
+    location: Location,
 }
 
-/// For each entity row (in input order), the index of the feature row it gets, if any.
-/// `ttl` is in µs; `None` means unbounded.
-pub(crate) fn asof_join(
-    features: FeatureSide<'_>,
-    entities: EntitySide<'_>,
-    ttl: Option<i64>,
-) -> Vec<Option<u32>> {
-    let sorted_features = sort_features(features);
-    let sorted_entities = sort_entities(entities);
-    let mut out = vec![None; entities.ids.len()];
-    let mut j = 0;
-    let mut current = NO_KEY;
-    let mut last: Option<usize> = None;
-    for &(id, t, row) in &sorted_entities {
-        if id != current {
-            while j < sorted_features.len() && sorted_features[j].0 < id {
-                j += 1;
+/// Entity rows sorted by (key id, time): the positions feature rows are offered to. Read-only
+/// once built, so partitions read in parallel share one.
+#[derive(Debug)]
+pub(crate) struct EntityIndex {
+    /// Per key id, where its positions start (`starts[id]..starts[id + 1]`).
+    starts: Vec<u32>,
+    /// Per position, the entity time.
+    times: Vec<i64>,
+    /// Per position, the entity row (input order).
+    rows: Vec<u32>,
+    /// How many entity rows there are in all (with and without a key).
+    entity_rows: usize,
+}
+
+impl EntityIndex {
+    /// Indexes entity rows by key id ([`NO_KEY`] rows are left out: they never match) and time.
+    /// Ids must be dense: below `key_count`.
+    pub(crate) fn new(ids: &[u32], ts: &[i64], key_count: usize) -> Self {
+        let mut starts = vec![0u32; key_count + 1];
+        for &id in ids.iter().filter(|&&id| id != NO_KEY) {
+            starts[id as usize + 1] += 1;
+        }
+        for k in 0..key_count {
+            starts[k + 1] += starts[k];
+        }
+        let positions = starts[key_count] as usize;
+        let mut next = starts.clone();
+        let mut order = vec![(0i64, 0u32); positions];
+        for (row, &id) in ids.iter().enumerate() {
+            if id != NO_KEY {
+                let slot = &mut next[id as usize];
+                order[*slot as usize] = (ts[row], index(row));
+                *slot += 1;
             }
-            current = id;
-            last = None;
         }
-        while j < sorted_features.len() && sorted_features[j].0 == id && sorted_features[j].1 <= t {
-            last = Some(j);
-            j += 1;
+        for k in 0..key_count {
+            order[starts[k] as usize..starts[k + 1] as usize].sort_unstable();
         }
-        if let Some(k) = last {
-            let (_, ts, _, index) = sorted_features[k];
-            if ttl.is_none_or(|ttl| ts >= t.saturating_sub(ttl)) {
-                out[row as usize] = Some(index);
+        EntityIndex {
+            starts,
+            times: order.iter().map(|&(t, _)| t).collect(),
+            rows: order.iter().map(|&(_, r)| r).collect(),
+            entity_rows: ids.len(),
+        }
+    }
+
+    /// Empty offers for this index's positions.
+    pub(crate) fn offers(&self) -> Offers {
+        Offers {
+            best: vec![None; self.times.len()],
+            standing: 0,
+        }
+    }
+
+    /// The first position of key `id` (below the key count) whose time is at or after `ts`.
+    #[inline]
+    fn position(&self, id: u32, ts: i64) -> Option<usize> {
+        let (start, end) = (
+            self.starts[id as usize] as usize,
+            self.starts[id as usize + 1] as usize,
+        );
+        let p = start + self.times[start..end].partition_point(|&t| t < ts);
+        (p < end).then_some(p)
+    }
+
+    /// For each entity row (input order), the location of the feature row it gets: the best offer
+    /// at or before its position within its key, if that is within `ttl` (µs; `None`: unbounded).
+    pub(crate) fn resolve(&self, offers: &Offers, ttl: Option<i64>) -> Vec<Option<Location>> {
+        let mut out = vec![None; self.entity_rows];
+        for key in self.starts.windows(2) {
+            let mut best: Option<Offer> = None;
+            for p in key[0] as usize..key[1] as usize {
+                if let Some(o) = offers.best[p]
+                    && best.is_none_or(|b| o.rank > b.rank)
+                {
+                    best = Some(o);
+                }
+                let t = self.times[p];
+                out[self.rows[p] as usize] = best
+                    .filter(|b| ttl.is_none_or(|ttl| b.rank.ts >= t.saturating_sub(ttl)))
+                    .map(|b| b.location);
+            }
+        }
+        out
+    }
+}
+
+/// The best feature row offered to each position of an [`EntityIndex`] (one set per partition
+/// read in parallel; [`Offers::merge`] combines them).
+#[derive(Debug)]
+pub(crate) struct Offers {
+    best: Vec<Option<Offer>>,
+    /// How many positions hold an offer.
+    standing: usize,
+}
+
+impl Offers {
+    /// Offers a feature row of key `id` (below the index's key count) at event time `rank.ts`:
+    /// it goes to the key's first entity position at or after that time, if any, and stays there
+    /// when it outranks that position's best offer. Returns whether it did.
+    #[inline]
+    pub(crate) fn offer(
+        &mut self,
+        index: &EntityIndex,
+        id: u32,
+        rank: Rank,
+        location: Location,
+    ) -> bool {
+        let Some(p) = index.position(id, rank.ts) else {
+            return false;
+        };
+        match &mut self.best[p] {
+            Some(best) if best.rank >= rank => false,
+            slot => {
+                self.standing += usize::from(slot.is_none());
+                *slot = Some(Offer { rank, location });
+                true
             }
         }
     }
-    out
-}
 
-/// Feature rows with a key, as (id, ts, created, index), sorted.
-fn sort_features(f: FeatureSide<'_>) -> Vec<(u32, i64, i64, u32)> {
-    let mut rows: Vec<(u32, i64, i64, u32)> = (0..f.ids.len())
-        .filter(|&i| f.ids[i] != NO_KEY)
-        .map(|i| (f.ids[i], f.ts[i], f.created[i], index(i)))
-        .collect();
-    rows.sort_unstable();
-    rows
-}
+    /// The locations of the offers still standing (each position's best).
+    pub(crate) fn standing(&mut self) -> impl Iterator<Item = &mut Location> {
+        self.best.iter_mut().flatten().map(|o| &mut o.location)
+    }
 
-/// Entity rows with a key, as (id, ts, index), sorted.
-fn sort_entities(e: EntitySide<'_>) -> Vec<(u32, i64, u32)> {
-    let mut rows: Vec<(u32, i64, u32)> = (0..e.ids.len())
-        .filter(|&i| e.ids[i] != NO_KEY)
-        .map(|i| (e.ids[i], e.ts[i], index(i)))
-        .collect();
-    rows.sort_unstable();
-    rows
+    /// How many positions hold an offer.
+    pub(crate) fn standing_count(&self) -> usize {
+        self.standing
+    }
+
+    /// Keeps, per position, the better of this and `other`'s offer; `relocate` maps `other`'s
+    /// locations into this set's numbering.
+    pub(crate) fn merge(&mut self, other: Offers, relocate: impl Fn(Location) -> Location) {
+        for (mine, theirs) in self.best.iter_mut().zip(other.best) {
+            let Some(theirs) = theirs else { continue };
+            if mine.is_none_or(|m| theirs.rank > m.rank) {
+                self.standing += usize::from(mine.is_none());
+                *mine = Some(Offer {
+                    rank: theirs.rank,
+                    location: relocate(theirs.location),
+                });
+            }
+        }
+    }
 }
 
 fn index(i: usize) -> u32 {
-    u32::try_from(i).expect("fewer than 2^32 rows per join")
+    u32::try_from(i).expect("fewer than 2^32 entity rows")
 }
 
 #[cfg(test)]
@@ -100,42 +199,114 @@ mod tests {
 
     use super::*;
 
+    /// Feature rows as (key id, ts, created).
+    type Features = [(u32, i64, i64)];
+
+    /// The kernel end to end: every feature row offered in order, located by its index.
+    fn asof_join(
+        features: &Features,
+        e_ids: &[u32],
+        e_ts: &[i64],
+        ttl: Option<i64>,
+    ) -> Vec<Option<u64>> {
+        let keys = features
+            .iter()
+            .map(|f| f.0)
+            .chain(e_ids.iter().copied())
+            .filter(|&id| id != NO_KEY)
+            .max()
+            .map_or(0, |m| m as usize + 1);
+        let index = EntityIndex::new(e_ids, e_ts, keys);
+        // Odd and even rows go to two sets of offers, merged at the end, as partitions do.
+        let (mut even, mut odd) = (index.offers(), index.offers());
+        for (i, &(id, ts, created)) in features.iter().enumerate() {
+            let rank = Rank {
+                ts,
+                created,
+                seq: i as u64,
+            };
+            let offers = if i % 2 == 0 { &mut even } else { &mut odd };
+            offers.offer(&index, id, rank, i as u64);
+        }
+        even.merge(odd, |l| l);
+        index.resolve(&even, ttl)
+    }
+
     /// The definition, row by row: the best (ts, created, index) among same-key rows in the window.
-    fn reference(f: FeatureSide<'_>, e: EntitySide<'_>, ttl: Option<i64>) -> Vec<Option<u32>> {
-        (0..e.ids.len())
+    fn reference(
+        features: &Features,
+        e_ids: &[u32],
+        e_ts: &[i64],
+        ttl: Option<i64>,
+    ) -> Vec<Option<u64>> {
+        (0..e_ids.len())
             .map(|r| {
-                let (id, t) = (e.ids[r], e.ts[r]);
-                (0..f.ids.len())
-                    .filter(|&i| id != NO_KEY && f.ids[i] == id && f.ts[i] <= t)
-                    .filter(|&i| ttl.is_none_or(|ttl| f.ts[i] >= t - ttl))
-                    .max_by_key(|&i| (f.ts[i], f.created[i], i))
-                    .map(|i| i as u32)
+                let (id, t) = (e_ids[r], e_ts[r]);
+                (0..features.len())
+                    .filter(|&i| id != NO_KEY && features[i].0 == id && features[i].1 <= t)
+                    .filter(|&i| ttl.is_none_or(|ttl| features[i].1 >= t - ttl))
+                    .max_by_key(|&i| (features[i].1, features[i].2, i))
+                    .map(|i| i as u64)
             })
             .collect()
     }
 
     #[test]
     fn picks_latest_in_window_with_created_tie_break() {
-        let ids = [0, 0, 0, 1, NO_KEY];
-        let ts = [10, 20, 20, 5, 15];
-        let created = [0, 2, 1, 0, 0];
-        let f = FeatureSide {
-            ids: &ids,
-            ts: &ts,
-            created: &created,
-        };
+        let features = [(0, 10, 0), (0, 20, 2), (0, 20, 1), (1, 5, 0)];
         let e_ids = [0, 0, 0, 1, NO_KEY, 0, 1];
         let e_ts = [25, 9, 10, 5, 15, 20, 8];
-        let e = EntitySide {
-            ids: &e_ids,
-            ts: &e_ts,
-        };
-        let got = asof_join(f, e, Some(3));
+        let got = asof_join(&features, &e_ids, &e_ts, Some(3));
         assert_eq!(
             got,
             vec![None, None, Some(0), Some(3), None, Some(1), Some(3)]
         );
-        assert_eq!(asof_join(f, e, None), reference(f, e, None));
+        let unbounded = asof_join(&features, &e_ids, &e_ts, None);
+        assert_eq!(unbounded, reference(&features, &e_ids, &e_ts, None));
+        assert_eq!(unbounded[0], Some(1));
+    }
+
+    #[test]
+    fn a_full_tie_goes_to_the_row_read_last() {
+        let features = [(0, 10, 1), (0, 10, 1), (0, 9, 5)];
+        assert_eq!(asof_join(&features, &[0, 0], &[10, 11], None), [Some(1); 2]);
+    }
+
+    #[test]
+    fn offers_after_every_entity_time_are_refused() {
+        let index = EntityIndex::new(&[0, 1], &[10, 10], 2);
+        let mut offers = index.offers();
+        let rank = |ts| Rank {
+            ts,
+            created: 0,
+            seq: 0,
+        };
+        assert!(!offers.offer(&index, 0, rank(11), 0));
+        assert!(offers.offer(&index, 0, rank(10), 1));
+        assert!(
+            !offers.offer(&index, 0, rank(9), 2),
+            "outranked by the row at 10"
+        );
+        assert_eq!(offers.standing_count(), 1);
+        assert_eq!(index.resolve(&offers, None), [Some(1), None]);
+    }
+
+    #[test]
+    fn merged_offers_keep_the_better_and_relocate_it() {
+        let index = EntityIndex::new(&[0, 0, 1], &[10, 20, 10], 2);
+        let rank = |ts, seq| Rank {
+            ts,
+            created: 0,
+            seq,
+        };
+        let (mut a, mut b) = (index.offers(), index.offers());
+        a.offer(&index, 0, rank(5, 0), 1);
+        b.offer(&index, 0, rank(5, 1), 1);
+        b.offer(&index, 1, rank(3, 2), 2);
+        a.offer(&index, 0, rank(15, 3), 3);
+        a.merge(b, |l| l + 100);
+        assert_eq!(a.standing_count(), 3);
+        assert_eq!(index.resolve(&a, None), [Some(101), Some(3), Some(102)]);
     }
 
     /// Feature rows (id, ts, created), entity rows (id, ts), and a ttl.
@@ -154,14 +325,12 @@ mod tests {
     proptest! {
         #[test]
         fn matches_the_reference((features, entities, ttl) in case()) {
-            let ids: Vec<u32> = features.iter().map(|f| f.0).collect();
-            let ts: Vec<i64> = features.iter().map(|f| f.1).collect();
-            let created: Vec<i64> = features.iter().map(|f| f.2).collect();
-            let f = FeatureSide { ids: &ids, ts: &ts, created: &created };
             let e_ids: Vec<u32> = entities.iter().map(|e| e.0).collect();
             let e_ts: Vec<i64> = entities.iter().map(|e| e.1).collect();
-            let e = EntitySide { ids: &e_ids, ts: &e_ts };
-            prop_assert_eq!(asof_join(f, e, ttl), reference(f, e, ttl));
+            prop_assert_eq!(
+                asof_join(&features, &e_ids, &e_ts, ttl),
+                reference(&features, &e_ids, &e_ts, ttl)
+            );
         }
     }
 }

@@ -2,18 +2,29 @@
 //! time-range filter on the event timestamp that DataFusion pushes into the Parquet scan (row
 //! groups whose statistics lie outside the range are skipped).
 //!
-//! Scans run in one partition, so rows arrive in a fixed order (files sorted by path, rows in file
-//! order); ties that remain after (event, created) timestamps are broken by that order. The scan
-//! runs on its own task, a few batches ahead of the consumer, so decoding overlaps Larder's own
-//! operators on a multi-threaded runtime.
+//! [`Scan::run`] reads in one partition, so rows arrive in a fixed order (files sorted by path,
+//! rows in file order); ties that remain after (event, created) timestamps are broken by that
+//! order. [`Scan::run_partitioned`] splits the files into contiguous byte ranges (whole row groups)
+//! read in parallel, and returns the partitions in file order, as the plan's file ranges tell
+//! (DataFusion's own partition numbers follow no order, and its work stealing between partitions
+//! is turned off): stream `p` holds rows that all come before stream `p + 1`'s, so
+//! (stream, row within it) is still the read order. Each partition is decoded on its own task,
+//! a few batches ahead of the consumer, so decoding overlaps Larder's own operators on a
+//! multi-threaded runtime.
 
 use std::pin::Pin;
+use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
-use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::datasource::physical_plan::FileScanConfig;
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::error::DataFusionError;
 use datafusion::physical_plan::common::spawn_buffered;
+use datafusion::physical_plan::{
+    ExecutionPlan, ExecutionPlanProperties, SendableRecordBatchStream, execute_stream_partitioned,
+};
 use datafusion::prelude::{
     CsvReadOptions, DataFrame, Expr, ParquetReadOptions, SessionConfig, SessionContext, ident, lit,
 };
@@ -60,12 +71,22 @@ pub(crate) type BatchStream = Pin<Box<dyn Stream<Item = Result<RecordBatch>> + S
 impl Scan<'_> {
     /// Plans the scan and starts it; batches have the projected columns under their output names.
     pub(crate) async fn run(&self) -> Result<BatchStream> {
+        let mut streams = self.run_partitioned(1).await?;
+        Ok(streams.pop().expect("one partition"))
+    }
+
+    /// Like [`Scan::run`], in up to `partitions` streams that together hold every row once;
+    /// stream `p`'s rows all precede stream `p + 1`'s in read order.
+    pub(crate) async fn run_partitioned(&self, partitions: usize) -> Result<Vec<BatchStream>> {
         let context = format!(
             "reading source `{}` ({})",
             self.files.name,
             self.files.root.display()
         );
-        let df = self.data_frame().await.map_err(engine(context.clone()))?;
+        let df = self
+            .data_frame(partitions)
+            .await
+            .map_err(engine(context.clone()))?;
         let df = match self.filter() {
             Some(predicate) => df.filter(predicate).map_err(engine(context.clone()))?,
             None => df,
@@ -76,17 +97,77 @@ impl Scan<'_> {
             .map(|c| ident(&c.source).alias(&c.output))
             .collect();
         let df = df.select(select).map_err(engine(context.clone()))?;
-        let stream: SendableRecordBatchStream =
-            df.execute_stream().await.map_err(engine(context.clone()))?;
-        let stream = spawn_buffered(stream, READ_AHEAD_BATCHES);
-        Ok(stream
-            .map(move |b| b.map_err(engine(context.clone())))
-            .boxed())
+        let plan = df
+            .create_physical_plan()
+            .await
+            .map_err(engine(context.clone()))?;
+        let Some(order) = self.partition_order(&plan) else {
+            if partitions > 1 {
+                tracing::debug!(source = %self.files.name, "scan partitions' order unknown; reading in one");
+                // The plan does not say which partition reads which part: read in order.
+                return Box::pin(self.run_partitioned(1)).await;
+            }
+            return Err(engine(context)(DataFusionError::Internal(
+                "the scan plan has no file partitions".into(),
+            )));
+        };
+        let mut streams: Vec<Option<SendableRecordBatchStream>> =
+            execute_stream_partitioned(plan, Arc::new(df.task_ctx()))
+                .map_err(engine(context.clone()))?
+                .into_iter()
+                .map(Some)
+                .collect();
+        Ok(order
+            .into_iter()
+            .filter_map(|p| streams[p].take())
+            .map(|stream| {
+                let context = context.clone();
+                spawn_buffered(stream, READ_AHEAD_BATCHES)
+                    .map(move |b| b.map_err(engine(context.clone())))
+                    .boxed()
+            })
+            .collect())
     }
 
-    /// The files as a DataFusion table.
-    async fn data_frame(&self) -> datafusion::error::Result<DataFrame> {
-        let ctx = session();
+    /// The plan's partitions in read order, from the file ranges its scan assigned to each
+    /// (DataFusion numbers them in no guaranteed order); `None` when the plan does not say.
+    fn partition_order(&self, plan: &Arc<dyn ExecutionPlan>) -> Option<Vec<usize>> {
+        let partitions = plan.output_partitioning().partition_count();
+        if partitions == 1 {
+            return Some(vec![0]);
+        }
+        let groups = &file_scan(plan)?.file_groups;
+        if groups.len() != partitions {
+            return None; // something between the scan and the output repartitioned
+        }
+        // DataFusion names files by their absolute, normalized path without the leading `/`.
+        let files: Vec<String> = self
+            .files
+            .file_strings()
+            .iter()
+            .map(|f| {
+                let path = std::fs::canonicalize(f).unwrap_or_else(|_| f.into());
+                path.to_string_lossy().trim_start_matches('/').to_string()
+            })
+            .collect();
+        let starts = groups
+            .iter()
+            .map(|group| {
+                let first = group.files().first()?;
+                let file = files
+                    .iter()
+                    .position(|f| f.as_str() == first.object_meta.location.as_ref())?;
+                Some((file, first.range.as_ref().map_or(0, |r| r.start)))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let mut order: Vec<usize> = (0..groups.len()).collect();
+        order.sort_by_key(|&p| starts[p]);
+        Some(order)
+    }
+
+    /// The files as a DataFusion table read in up to `partitions` partitions.
+    async fn data_frame(&self, partitions: usize) -> datafusion::error::Result<DataFrame> {
+        let ctx = session(partitions);
         let paths = self.files.file_strings();
         match self.files.format {
             FileFormat::Parquet => {
@@ -134,24 +215,29 @@ impl Scan<'_> {
     }
 }
 
-/// A DataFusion session for one scan: one partition (a fixed row order), plain (not view) strings.
-fn session() -> SessionContext {
+/// A DataFusion session for one scan: up to `partitions` partitions, each a contiguous part of
+/// the files (no round-robin repartitioning, which would lose the read order), plain (not view)
+/// strings.
+fn session(partitions: usize) -> SessionContext {
     let mut config = SessionConfig::new()
-        .with_target_partitions(1)
+        .with_target_partitions(partitions.max(1))
+        .with_round_robin_repartition(false)
         .with_batch_size(SCAN_BATCH_ROWS);
-    config
-        .options_mut()
-        .execution
-        .parquet
-        .schema_force_view_types = false;
+    let execution = &mut config.options_mut().execution;
+    execution.parquet.schema_force_view_types = false;
+    // Each partition reads exactly the file ranges the plan gives it, so that the plan tells
+    // the read order; an idle partition stealing a sibling's ranges would scramble it.
+    execution.enable_file_stream_work_stealing = false;
     SessionContext::new_with_config(config)
 }
 
-/// Collects a stream into batches.
-pub(crate) async fn collect(mut stream: BatchStream) -> Result<Vec<RecordBatch>> {
-    let mut batches = Vec::new();
-    while let Some(batch) = stream.next().await {
-        batches.push(batch?);
+/// The file scan at the bottom of a single-input `plan`.
+fn file_scan(plan: &Arc<dyn ExecutionPlan>) -> Option<&FileScanConfig> {
+    if let Some(exec) = plan.downcast_ref::<DataSourceExec>() {
+        return exec.data_source().downcast_ref::<FileScanConfig>();
     }
-    Ok(batches)
+    match plan.children().as_slice() {
+        [child] => file_scan(child),
+        _ => None,
+    }
 }

@@ -105,15 +105,6 @@ impl SourceFiles {
         Some(total)
     }
 
-    /// The total size of the files in bytes.
-    pub(crate) fn total_bytes(&self) -> u64 {
-        self.files
-            .iter()
-            .filter_map(|f| std::fs::metadata(f).ok())
-            .map(|m| m.len())
-            .sum()
-    }
-
     /// The files as strings, for DataFusion.
     pub(crate) fn file_strings(&self) -> Vec<String> {
         self.files

@@ -56,8 +56,8 @@ fn read_parquet(path: &Path) -> RecordBatch {
     concat_batches(&schema, &batches).unwrap()
 }
 
-async fn historical(full_feature_names: bool, partition_rows: usize) -> RecordBatch {
-    let store = FileOfflineStore::new(PathBuf::from(DIR)).with_join_partition_rows(partition_rows);
+async fn historical(full_feature_names: bool, buffer_rows: usize) -> RecordBatch {
+    let store = FileOfflineStore::new(PathBuf::from(DIR)).with_join_buffer_rows(buffer_rows);
     let request = HistoricalRequest {
         entity_rows: EntityRows::File(Path::new(DIR).join("data/entity_rows.parquet")),
         views: vec![ViewRequest {
@@ -109,15 +109,15 @@ fn assert_same_training_set(got: &RecordBatch, expected: &RecordBatch) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn historical_retrieval_equals_feast() {
-    let got = historical(false, larder_offline::DEFAULT_JOIN_PARTITION_ROWS).await;
+    let got = historical(false, larder_offline::DEFAULT_JOIN_BUFFER_ROWS).await;
     assert_same_training_set(
         &got,
         &read_parquet(&Path::new(DIR).join("expected_historical.parquet")),
     );
     assert_eq!(
-        historical(false, 40).await,
+        historical(false, 1).await,
         got,
-        "the same in 8 spilled partitions"
+        "the same with the smallest join buffer"
     );
     let input = read_parquet(&Path::new(DIR).join("data/entity_rows.parquet"));
     assert_eq!(
@@ -135,7 +135,7 @@ async fn historical_retrieval_equals_feast() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn historical_retrieval_with_full_names_equals_feast() {
-    let got = historical(true, larder_offline::DEFAULT_JOIN_PARTITION_ROWS).await;
+    let got = historical(true, larder_offline::DEFAULT_JOIN_BUFFER_ROWS).await;
     assert_same_training_set(
         &got,
         &read_parquet(&Path::new(DIR).join("expected_historical_full_names.parquet")),

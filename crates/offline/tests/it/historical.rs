@@ -13,7 +13,9 @@ use larder_offline::{
 };
 use proptest::prelude::*;
 
-use crate::support::{batch, collect, column, file_source, i64s, ts_us, view, write_parquet};
+use crate::support::{
+    batch, collect, column, file_source, i64s, ts_us, view, write_parquet, write_parquet_groups,
+};
 
 const HOUR: i64 = 3_600_000_000;
 const BASE: i64 = 1_790_899_200_000_000; // 2026-10-02T00:00:00Z
@@ -40,16 +42,16 @@ fn request(
 }
 
 async fn run(repo: &Path, request: &HistoricalRequest) -> Result<RecordBatch, Error> {
-    run_partitioned(repo, request, larder_offline::DEFAULT_JOIN_PARTITION_ROWS).await
+    run_buffered(repo, request, larder_offline::DEFAULT_JOIN_BUFFER_ROWS).await
 }
 
-/// Runs with sources above `partition_rows` rows joined in spilled hash partitions.
-async fn run_partitioned(
+/// Runs with the join keeping at most `buffer_rows` source rows beyond twice the entity rows.
+async fn run_buffered(
     repo: &Path,
     request: &HistoricalRequest,
-    partition_rows: usize,
+    buffer_rows: usize,
 ) -> Result<RecordBatch, Error> {
-    let store = FileOfflineStore::new(repo.to_path_buf()).with_join_partition_rows(partition_rows);
+    let store = FileOfflineStore::new(repo.to_path_buf()).with_join_buffer_rows(buffer_rows);
     Ok(collect(store.get_historical_features(request).await?).await)
 }
 
@@ -513,16 +515,17 @@ async fn large_join_keeps_every_row_in_order() {
             ts_us((0..m).map(|i| Some(BASE + (i % 250) * HOUR + 1)).collect()),
         ),
     ]);
-    let got = run(
-        dir.path(),
-        &request(
-            EntityRows::Batches(vec![entity]),
-            vec![(v, &["value"])],
-            false,
-        ),
-    )
-    .await
-    .unwrap();
+    let req = request(
+        EntityRows::Batches(vec![entity]),
+        vec![(v, &["value"])],
+        false,
+    );
+    let got = run(dir.path(), &req).await.unwrap();
+    assert_eq!(
+        run_buffered(dir.path(), &req, 1).await.unwrap(),
+        got,
+        "the same when kept rows are compacted after every batch"
+    );
     assert_eq!(got.num_rows(), m as usize);
     let values = column(&got, "value").as_primitive::<Int64Type>();
     for i in 0..m {
@@ -536,4 +539,62 @@ async fn large_join_keeps_every_row_in_order() {
             "entity row {i}"
         );
     }
+}
+
+/// A source big enough to be read in parallel partitions (several row groups, over DataFusion's
+/// 1 MiB threshold): a full tie on (event, created) between the first and the last row of a key
+/// still goes to the row read last, and every other key gets its own latest row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_tie_across_row_groups_goes_to_the_row_read_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 400_000i64;
+    let created = BASE - HOUR;
+    let rows = batch(vec![
+        (
+            "driver_id",
+            Arc::new(Int64Array::from_iter_values((0..n).map(|i| i % 1000))) as ArrayRef,
+        ),
+        (
+            "value",
+            Arc::new(Int64Array::from_iter_values(
+                (0..n).map(|i| (i * 2_654_435_761) % (1 << 40)),
+            )),
+        ),
+        (
+            "ts",
+            ts_us(
+                (0..n)
+                    .map(|i| Some(if i % 1000 == 7 { BASE } else { BASE - HOUR + i }))
+                    .collect(),
+            ),
+        ),
+        ("created", ts_us(vec![Some(created); n as usize])),
+    ]);
+    write_parquet_groups(&dir.path().join("tie.parquet"), &rows, 50_000);
+    let v = view(
+        "tie",
+        &[("driver_id", ValueType::Int64)],
+        &[("value", ValueType::Int64)],
+        0,
+        file_source("t", "tie.parquet", "ts", "created"),
+    );
+    let entity = batch(vec![
+        (
+            "driver_id",
+            Arc::new(Int64Array::from(vec![7, 8])) as ArrayRef,
+        ),
+        ("event_timestamp", ts_us(vec![Some(BASE), Some(BASE)])),
+    ]);
+    let req = request(
+        EntityRows::Batches(vec![entity]),
+        vec![(v, &["value"])],
+        false,
+    );
+    let got = run(dir.path(), &req).await.unwrap();
+    let last_of = |key: i64| n - 1000 + key;
+    assert_eq!(
+        i64s(&got, "value"),
+        [7, 8].map(|k| Some((last_of(k) * 2_654_435_761) % (1 << 40))),
+        "key 7 ties at BASE on every row; key 8's rows rise in time"
+    );
 }
