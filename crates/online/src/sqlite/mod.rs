@@ -10,7 +10,6 @@ mod pool;
 mod rows;
 mod sql;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -19,7 +18,7 @@ use larder_core::model::FeatureView;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, TransactionBehavior, params_from_iter};
 
-use self::pool::Pool;
+use self::pool::{Pool, Use};
 use self::rows::EncodedRows;
 use self::sql::table_name;
 use crate::error::{Error, Result};
@@ -69,14 +68,20 @@ impl SqliteOnlineStore {
 
     /// Runs `f` with a pooled connection on the blocking thread pool; `doing` and `table` describe the
     /// call in errors.
-    async fn blocking<T, F>(&self, doing: String, table: Option<String>, f: F) -> Result<T>
+    async fn blocking<T, F>(
+        &self,
+        use_: Use,
+        doing: String,
+        table: Option<String>,
+        f: F,
+    ) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         let pool = Arc::clone(&self.pool);
         let task = tokio::task::spawn_blocking(move || {
-            pool.with(f)
+            pool.with(use_, f)
                 .map_err(|e| sqlite_error(e, &doing, table.as_deref(), pool.path()))
         });
         task.await
@@ -141,15 +146,19 @@ impl OnlineStore for SqliteOnlineStore {
     ) -> Result<()> {
         let (keep, delete) = (view_tables(project, keep), view_tables(project, delete));
         let doing = format!("updating the tables of project {project}");
-        self.blocking(doing, None, move |conn| update_tables(conn, &keep, &delete))
-            .await
+        self.blocking(Use::Write, doing, None, move |conn| {
+            update_tables(conn, &keep, &delete)
+        })
+        .await
     }
 
     async fn teardown(&self, project: &str, views: &[FeatureView]) -> Result<()> {
         let tables = view_tables(project, views);
         let doing = format!("dropping the tables of project {project}");
         let remaining = self
-            .blocking(doing, None, move |conn| drop_tables(conn, &tables))
+            .blocking(Use::Write, doing, None, move |conn| {
+                drop_tables(conn, &tables)
+            })
             .await?;
         if remaining == 0 {
             self.delete_file()?;
@@ -169,7 +178,7 @@ impl OnlineStore for SqliteOnlineStore {
         let rows = EncodedRows::new(batch)?;
         let table = table_name(project, &view.name);
         let doing = format!("writing {} rows of view {}", rows.len(), view.name);
-        self.blocking(doing, Some(table.clone()), move |conn| {
+        self.blocking(Use::Write, doing, Some(table.clone()), move |conn| {
             write_rows(conn, &table, &rows)
         })
         .await
@@ -190,7 +199,9 @@ impl OnlineStore for SqliteOnlineStore {
             // A few point lookups take microseconds: a hop to the blocking pool would cost more.
             return self
                 .pool
-                .with(|conn| read_rows(conn, &table, entity_keys, features))
+                .with(Use::Read, |conn| {
+                    read_rows(conn, &table, entity_keys, features)
+                })
                 .map_err(|e| {
                     let doing = format!("reading {} keys of view {}", entity_keys.len(), view.name);
                     sqlite_error(e, &doing, Some(&table), self.pool.path())
@@ -200,7 +211,7 @@ impl OnlineStore for SqliteOnlineStore {
         let features = features.to_vec();
         let doing = format!("reading {} keys of view {}", keys.len(), view.name);
         let t = table.clone();
-        self.blocking(doing, Some(table), move |conn| {
+        self.blocking(Use::Read, doing, Some(table), move |conn| {
             read_rows(conn, &t, &keys, &features)
         })
         .await
@@ -311,12 +322,13 @@ fn read_rows(
     keys: &[Vec<u8>],
     features: &[String],
 ) -> rusqlite::Result<Vec<Option<OnlineRow>>> {
-    let wanted: HashMap<&str, usize> = features
+    let wanted: foldhash::HashMap<&str, usize> = features
         .iter()
         .enumerate()
         .map(|(i, f)| (f.as_str(), i))
         .collect();
-    let mut first: HashMap<&[u8], usize> = HashMap::with_capacity(keys.len());
+    let mut first: foldhash::HashMap<&[u8], usize> =
+        foldhash::HashMap::with_capacity_and_hasher(keys.len(), Default::default());
     let mut distinct = Vec::with_capacity(keys.len());
     for (i, key) in keys.iter().enumerate() {
         first.entry(key.as_slice()).or_insert_with(|| {
