@@ -532,6 +532,38 @@ pub fn to_json(value: &pt::Value) -> serde_json::Value {
     }
 }
 
+/// Appends `value` as JSON to `out`, exactly as `serde_json` writes [`to_json`]'s result, without
+/// building a `serde_json::Value` for scalars (the hot path of online serving).
+pub fn write_json(value: &pt::Value, out: &mut Vec<u8>) {
+    fn json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+        serde_json::to_writer(&mut *out, v).expect("a scalar serializes into memory");
+    }
+    fn float(out: &mut Vec<u8>, f: f64) {
+        if f.is_finite() {
+            json(out, &f);
+        } else if f.is_nan() {
+            out.extend_from_slice(b"\"NaN\"");
+        } else if f > 0.0 {
+            out.extend_from_slice(b"\"Infinity\"");
+        } else {
+            out.extend_from_slice(b"\"-Infinity\"");
+        }
+    }
+    if is_null(value) {
+        out.extend_from_slice(b"null");
+        return;
+    }
+    match &value.val {
+        Some(Val::StringVal(s)) => json(out, s.as_str()),
+        Some(Val::Int32Val(v)) => json(out, v),
+        Some(Val::Int64Val(v)) | Some(Val::UnixTimestampVal(v)) => json(out, v),
+        Some(Val::DoubleVal(v)) => float(out, *v),
+        Some(Val::FloatVal(v)) => float(out, f64::from(*v)),
+        Some(Val::BoolVal(v)) => json(out, v),
+        _ => json(out, &to_json(value)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -765,5 +797,70 @@ mod tests {
         };
         assert_eq!(to_json(&v), serde_json::json!("NaN"));
         assert_eq!(to_json(&pt::Value { val: None }), serde_json::Value::Null);
+    }
+
+    fn written(v: &pt::Value) -> String {
+        let mut out = Vec::new();
+        write_json(v, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn any_value() -> impl proptest::strategy::Strategy<Value = pt::Value> {
+        use crate::proto::types::{DoubleList, StringList};
+        use proptest::prelude::*;
+        let special = prop_oneof![
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(0.1),
+            Just(-0.0),
+            Just(1e300),
+            any::<f64>(),
+        ];
+        let val = prop_oneof![
+            special.clone().prop_map(Val::DoubleVal),
+            any::<f32>().prop_map(Val::FloatVal),
+            any::<i32>().prop_map(Val::Int32Val),
+            any::<i64>().prop_map(Val::Int64Val),
+            any::<i64>().prop_map(Val::UnixTimestampVal),
+            any::<bool>().prop_map(Val::BoolVal),
+            "\\PC*|[\"\\\\\u{0}-\u{1f}é😀]*".prop_map(Val::StringVal),
+            prop::collection::vec(any::<u8>(), 0..8).prop_map(Val::BytesVal),
+            prop::collection::vec(special, 0..4)
+                .prop_map(|val| Val::DoubleListVal(DoubleList { val })),
+            prop::collection::vec("[a-z\"]*", 0..4)
+                .prop_map(|val| Val::StringListVal(StringList { val })),
+            Just(Val::NullVal(0)),
+        ];
+        prop::option::of(val).prop_map(|val| pt::Value { val })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn written_json_is_what_serde_writes_of_to_json(v in any_value()) {
+            proptest::prop_assert_eq!(written(&v), serde_json::to_string(&to_json(&v)).unwrap());
+        }
+    }
+
+    #[test]
+    fn written_json_of_specials_is_feasts() {
+        let double = |f| pt::Value {
+            val: Some(Val::DoubleVal(f)),
+        };
+        assert_eq!(written(&double(f64::NAN)), r#""NaN""#);
+        assert_eq!(written(&double(f64::NEG_INFINITY)), r#""-Infinity""#);
+        let float = pt::Value {
+            val: Some(Val::FloatVal(0.1)),
+        };
+        assert_eq!(
+            written(&float),
+            "0.10000000149011612",
+            "float32 widened as Feast does"
+        );
+        let text = pt::Value {
+            val: Some(Val::StringVal("a\"b\n".into())),
+        };
+        assert_eq!(written(&text), r#""a\"b\n""#);
+        assert_eq!(written(&pt::Value { val: None }), "null");
     }
 }

@@ -31,7 +31,9 @@ pub use error::{Error, Result};
 pub use materialize::{
     LocalEngine, MaterializationEngine, MaterializeProgress, NoProgress, ViewReport,
 };
-pub use online::{FeatureSelection, FieldStatus, OnlineReadPlan, OnlineResponse};
+pub use online::{
+    FeatureSelection, FieldStatus, OnlineAnswer, OnlineReadPlan, OnlineResponse, StatusCounts,
+};
 pub use store::FeatureStore;
 
 pub use larder_core as core;

@@ -298,6 +298,17 @@ impl FeatureStore {
         read_online_with(&store, self.project(), plan, entities).await
     }
 
+    /// Reads like [`FeatureStore::read_online`], keeping the stored rows for
+    /// [`OnlineAnswer::write_json`] (servers write the response without building it).
+    pub async fn read_online_answer(
+        &self,
+        plan: &OnlineReadPlan,
+        entities: &Map<String, J>,
+    ) -> Result<OnlineAnswer> {
+        let store = self.online_store().await?;
+        read_online_answer(&store, self.project(), plan, entities).await
+    }
+
     /// Resolves `selection` and reads it: `get-online-features` in one call.
     pub async fn get_online_features(
         &self,
@@ -317,6 +328,19 @@ pub async fn read_online_with(
     plan: &OnlineReadPlan,
     entities: &Map<String, J>,
 ) -> Result<OnlineResponse> {
+    read_online_answer(store, project, plan, entities)
+        .await?
+        .to_response()
+}
+
+/// Reads `plan` from `store` and keeps what was stored, to be shaped by
+/// [`OnlineAnswer::to_response`] or written by [`OnlineAnswer::write_json`].
+pub async fn read_online_answer(
+    store: &OnlineStoreRef,
+    project: &str,
+    plan: &OnlineReadPlan,
+    entities: &Map<String, J>,
+) -> Result<OnlineAnswer> {
     let rows = entity_row_count(plan, entities)?;
     let key_sets = plan
         .reads
@@ -328,96 +352,282 @@ pub async fn read_online_with(
         async move { store.read(project, &read.view, &read.features, keys).await }
     });
     let answers = try_join_all(reads).await?;
-    let mut response = OnlineResponse {
-        metadata: ResponseMetadata {
-            feature_names: Vec::new(),
-        },
-        results: Vec::new(),
-    };
     let required = plan.required_entity_columns();
-    for (name, values) in entities.iter() {
-        if required.contains(name) {
-            push_key_column(&mut response, name, values, rows);
+    let keys = entities
+        .iter()
+        .filter(|(name, _)| required.contains(name))
+        .map(|(name, values)| (name.clone(), values.as_array().cloned().unwrap_or_default()))
+        .collect();
+    let views = plan
+        .reads
+        .iter()
+        .zip(answers)
+        .map(|(read, rows)| ViewAnswer {
+            names: read
+                .features
+                .iter()
+                .map(|f| plan.output_name(read, f))
+                .collect(),
+            ttl_micros: i64::try_from(read.view.ttl.as_micros()).unwrap_or(i64::MAX),
+            rows,
+        })
+        .collect();
+    Ok(OnlineAnswer {
+        keys,
+        views,
+        rows,
+        now_micros: Utc::now().timestamp_micros(),
+    })
+}
+
+/// What an online read found, before it is shaped into Feast's response: the request's join-key
+/// columns, and per view the stored rows in entity order.
+#[derive(Debug, Clone)]
+pub struct OnlineAnswer {
+    /// Join-key columns echoed back, in request order: name and values.
+    keys: Vec<(String, Vec<J>)>,
+    views: Vec<ViewAnswer>,
+    rows: usize,
+    /// The time statuses are judged at (ttl), µs.
+    now_micros: i64,
+}
+
+/// One view's part of an [`OnlineAnswer`].
+#[derive(Debug, Clone)]
+struct ViewAnswer {
+    /// Output names of the view's requested features.
+    names: Vec<String>,
+    /// The view's ttl in µs (0: forever).
+    ttl_micros: i64,
+    /// Per entity row, what the store holds.
+    rows: Vec<Option<OnlineRow>>,
+}
+
+/// One cell of the response: a feature of one entity row.
+enum Cell {
+    /// Nothing stored: null, `NOT_FOUND`, the epoch.
+    NotFound,
+    /// A stored null: null, `NULL_VALUE`, the row's event time.
+    Null,
+    /// A stored value, `PRESENT` or `OUTSIDE_MAX_AGE`, and the row's event time.
+    Value {
+        value: larder_core::proto::types::Value,
+        status: FieldStatus,
+    },
+}
+
+impl Cell {
+    fn status(&self) -> FieldStatus {
+        match self {
+            Cell::NotFound => FieldStatus::NotFound,
+            Cell::Null => FieldStatus::NullValue,
+            Cell::Value { status, .. } => *status,
         }
     }
-    let now = Utc::now().timestamp_micros();
-    for (read, answer) in plan.reads.iter().zip(answers) {
-        // One formatted timestamp per row, shared by all of the view's features.
-        let row_timestamps: Vec<Option<String>> = answer
+}
+
+/// Per [`FieldStatus`] (in declaration order: present, null value, not found, outside max age),
+/// how many feature cells of a response had it.
+pub type StatusCounts = [u64; 4];
+
+impl ViewAnswer {
+    /// Feature `i` of entity row `row`.
+    fn cell(&self, row: usize, i: usize, now: i64) -> Result<Cell> {
+        let Some(stored) = &self.rows[row] else {
+            return Ok(Cell::NotFound);
+        };
+        let ts = stored.event_ts_micros;
+        Ok(match stored.values.get(i).and_then(|v| v.as_deref()) {
+            None => Cell::NotFound,
+            Some([]) => Cell::Null,
+            Some(bytes) => {
+                let decoded = value::decode(bytes)?;
+                if value::is_null(&decoded) {
+                    Cell::Null
+                } else {
+                    let stale = self.ttl_micros > 0 && now - ts > self.ttl_micros;
+                    Cell::Value {
+                        value: decoded,
+                        status: if stale {
+                            FieldStatus::OutsideMaxAge
+                        } else {
+                            FieldStatus::Present
+                        },
+                    }
+                }
+            }
+        })
+    }
+
+    /// Each row's event time in RFC 3339, formatted once for all of the view's features.
+    fn row_timestamps(&self) -> Vec<Option<String>> {
+        self.rows
             .iter()
             .map(|row| {
                 row.as_ref()
                     .map(|row| format_rfc3339(from_micros(row.event_ts_micros)))
             })
-            .collect();
-        for (i, feature) in read.features.iter().enumerate() {
-            response
-                .metadata
-                .feature_names
-                .push(plan.output_name(read, feature));
-            response
-                .results
-                .push(feature_column(read, &answer, &row_timestamps, i, now)?);
-        }
+            .collect()
     }
-    Ok(response)
 }
 
-const EPOCH: &str = "1970-01-01T00:00:00Z";
+impl OnlineAnswer {
+    /// Column names: join keys first, then features.
+    fn feature_names(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|(name, _)| name.as_str()).chain(
+            self.views
+                .iter()
+                .flat_map(|v| v.names.iter().map(String::as_str)),
+        )
+    }
 
-fn push_key_column(response: &mut OnlineResponse, name: &str, values: &J, rows: usize) {
-    let values = values.as_array().cloned().unwrap_or_default();
-    response.metadata.feature_names.push(name.to_string());
-    response.results.push(FeatureVector {
-        values,
-        statuses: vec![FieldStatus::Present; rows],
-        event_timestamps: vec![EPOCH.to_string(); rows],
-    });
-}
+    /// Feast's response as a value.
+    pub fn to_response(&self) -> Result<OnlineResponse> {
+        let mut results: Vec<FeatureVector> = self
+            .keys
+            .iter()
+            .map(|(_, values)| FeatureVector {
+                values: values.clone(),
+                statuses: vec![FieldStatus::Present; self.rows],
+                event_timestamps: vec![EPOCH.to_string(); self.rows],
+            })
+            .collect();
+        for view in &self.views {
+            let timestamps = view.row_timestamps();
+            for i in 0..view.names.len() {
+                let mut column = FeatureVector {
+                    values: Vec::with_capacity(self.rows),
+                    statuses: Vec::with_capacity(self.rows),
+                    event_timestamps: Vec::with_capacity(self.rows),
+                };
+                for (row, ts) in timestamps.iter().enumerate() {
+                    let cell = view.cell(row, i, self.now_micros)?;
+                    column.statuses.push(cell.status());
+                    let (value, ts) = match cell {
+                        Cell::NotFound => (J::Null, EPOCH),
+                        Cell::Null => (J::Null, ts.as_deref().unwrap_or(EPOCH)),
+                        Cell::Value { value, .. } => {
+                            (value::to_json(&value), ts.as_deref().unwrap_or(EPOCH))
+                        }
+                    };
+                    column.values.push(value);
+                    column.event_timestamps.push(ts.to_string());
+                }
+                results.push(column);
+            }
+        }
+        Ok(OnlineResponse {
+            metadata: ResponseMetadata {
+                feature_names: self.feature_names().map(str::to_string).collect(),
+            },
+            results,
+        })
+    }
 
-fn feature_column(
-    read: &ViewRead,
-    answer: &[Option<OnlineRow>],
-    row_timestamps: &[Option<String>],
-    i: usize,
-    now: i64,
-) -> Result<FeatureVector> {
-    let ttl = read.view.ttl.as_micros() as i64;
-    let mut column = FeatureVector {
-        values: Vec::with_capacity(answer.len()),
-        statuses: Vec::with_capacity(answer.len()),
-        event_timestamps: Vec::with_capacity(answer.len()),
-    };
-    for (row, ts) in answer.iter().zip(row_timestamps) {
-        let (value, status, ts) = match (row, ts) {
-            (Some(row), Some(ts)) => {
-                let ts = ts.clone();
-                match row.values.get(i).and_then(|v| v.as_deref()) {
-                    None => (J::Null, FieldStatus::NotFound, EPOCH.to_string()),
-                    Some([]) => (J::Null, FieldStatus::NullValue, ts),
-                    Some(bytes) => {
-                        let decoded = value::decode(bytes)?;
-                        if value::is_null(&decoded) {
-                            (J::Null, FieldStatus::NullValue, ts)
-                        } else {
-                            let status = if ttl > 0 && now - row.event_ts_micros > ttl {
-                                FieldStatus::OutsideMaxAge
-                            } else {
-                                FieldStatus::Present
-                            };
-                            (value::to_json(&decoded), status, ts)
+    /// Writes Feast's response JSON to `out`, byte for byte what `serde_json` writes of
+    /// [`OnlineAnswer::to_response`], straight from the stored bytes; returns how many feature
+    /// cells had each status.
+    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<StatusCounts> {
+        fn json<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+            serde_json::to_writer(&mut *out, v).expect("JSON serializes into memory");
+        }
+        fn list<T>(
+            out: &mut Vec<u8>,
+            items: impl IntoIterator<Item = T>,
+            mut each: impl FnMut(&mut Vec<u8>, T),
+        ) {
+            out.push(b'[');
+            for (k, item) in items.into_iter().enumerate() {
+                if k > 0 {
+                    out.push(b',');
+                }
+                each(out, item);
+            }
+            out.push(b']');
+        }
+        let status_json = |s: FieldStatus| -> &'static [u8] {
+            match s {
+                FieldStatus::Present => b"\"PRESENT\"",
+                FieldStatus::NullValue => b"\"NULL_VALUE\"",
+                FieldStatus::NotFound => b"\"NOT_FOUND\"",
+                FieldStatus::OutsideMaxAge => b"\"OUTSIDE_MAX_AGE\"",
+            }
+        };
+        let epoch = format!("\"{EPOCH}\"");
+        let mut counts: StatusCounts = [0; 4];
+        out.extend_from_slice(b"{\"metadata\":{\"feature_names\":");
+        list(out, self.feature_names(), json);
+        out.extend_from_slice(b"},\"results\":[");
+        for (k, (_, values)) in self.keys.iter().enumerate() {
+            if k > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"values\":");
+            json(out, values);
+            out.extend_from_slice(b",\"statuses\":");
+            list(out, 0..self.rows, |out, _| {
+                out.extend_from_slice(status_json(FieldStatus::Present))
+            });
+            out.extend_from_slice(b",\"event_timestamps\":");
+            list(out, 0..self.rows, |out, _| {
+                out.extend_from_slice(epoch.as_bytes())
+            });
+            out.push(b'}');
+        }
+        let mut first = self.keys.is_empty();
+        for view in &self.views {
+            let timestamps: Vec<Option<String>> = view
+                .row_timestamps()
+                .into_iter()
+                .map(|t| t.map(|t| format!("\"{t}\"")))
+                .collect();
+            for i in 0..view.names.len() {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                let mut cell_ts: Vec<&[u8]> = Vec::with_capacity(self.rows);
+                let mut statuses: Vec<FieldStatus> = Vec::with_capacity(self.rows);
+                out.extend_from_slice(b"{\"values\":[");
+                for (row, ts) in timestamps.iter().enumerate() {
+                    if row > 0 {
+                        out.push(b',');
+                    }
+                    let cell = view.cell(row, i, self.now_micros)?;
+                    let status = cell.status();
+                    counts[status as usize] += 1;
+                    statuses.push(status);
+                    let row_ts = ts.as_deref().unwrap_or(&epoch).as_bytes();
+                    match cell {
+                        Cell::NotFound => {
+                            out.extend_from_slice(b"null");
+                            cell_ts.push(epoch.as_bytes());
+                        }
+                        Cell::Null => {
+                            out.extend_from_slice(b"null");
+                            cell_ts.push(row_ts);
+                        }
+                        Cell::Value { value, .. } => {
+                            value::write_json(&value, out);
+                            cell_ts.push(row_ts);
                         }
                     }
                 }
+                out.extend_from_slice(b"],\"statuses\":");
+                list(out, statuses, |out, s| {
+                    out.extend_from_slice(status_json(s))
+                });
+                out.extend_from_slice(b",\"event_timestamps\":");
+                list(out, cell_ts, |out, t| out.extend_from_slice(t));
+                out.push(b'}');
             }
-            _ => (J::Null, FieldStatus::NotFound, EPOCH.to_string()),
-        };
-        column.values.push(value);
-        column.statuses.push(status);
-        column.event_timestamps.push(ts);
+        }
+        out.extend_from_slice(b"]}");
+        Ok(counts)
     }
-    Ok(column)
 }
+
+const EPOCH: &str = "1970-01-01T00:00:00Z";
 
 fn entity_row_count(plan: &OnlineReadPlan, entities: &Map<String, J>) -> Result<usize> {
     let mut rows: Option<(usize, &str)> = None;
@@ -552,4 +762,95 @@ fn integral(v: &J) -> Option<i64> {
     v.as_f64()
         .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
         .map(|f| f as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use larder_core::proto::types::{self as pt, value::Val};
+
+    use super::*;
+
+    fn stored(v: Val) -> Option<Vec<u8>> {
+        Some(value::encode(&pt::Value { val: Some(v) }))
+    }
+
+    /// Two views, every status, NaN, a string that needs escaping, a missing row and feature.
+    fn answer() -> OnlineAnswer {
+        const HOUR: i64 = 3_600_000_000;
+        let now = 1_790_899_200_000_000;
+        let fresh = OnlineRow {
+            event_ts_micros: now - HOUR,
+            values: vec![
+                stored(Val::DoubleVal(0.25)),
+                stored(Val::StringVal("say \"hi\"\n".into())),
+                Some(Vec::new()),
+            ],
+        };
+        let stale = OnlineRow {
+            event_ts_micros: now - 3 * HOUR,
+            values: vec![
+                stored(Val::DoubleVal(f64::NAN)),
+                None,
+                stored(Val::FloatVal(0.1)),
+            ],
+        };
+        OnlineAnswer {
+            keys: vec![(
+                "driver_id".into(),
+                vec![J::from(1001), J::from(1002), J::from(7)],
+            )],
+            views: vec![
+                ViewAnswer {
+                    names: vec!["conv_rate".into(), "city".into(), "rating".into()],
+                    ttl_micros: 2 * HOUR,
+                    rows: vec![Some(fresh), Some(stale), None],
+                },
+                ViewAnswer {
+                    names: vec!["trips".into()],
+                    ttl_micros: 0,
+                    rows: vec![
+                        None,
+                        Some(OnlineRow {
+                            event_ts_micros: 0,
+                            values: vec![stored(Val::Int64Val(-3))],
+                        }),
+                        None,
+                    ],
+                },
+            ],
+            rows: 3,
+            now_micros: now,
+        }
+    }
+
+    #[test]
+    fn written_json_is_the_serialized_response() {
+        let answer = answer();
+        let mut written = Vec::new();
+        let counts = answer.write_json(&mut written).unwrap();
+        let response = answer.to_response().unwrap();
+        assert_eq!(
+            String::from_utf8(written).unwrap(),
+            serde_json::to_string(&response).unwrap()
+        );
+        // present: 0.25, the string, -3; null: rating of 1001; not found: city of 1002, the
+        // rows of 1007 and trips of 1001 and 7; outside max age: NaN and 0.1 of 1002.
+        assert_eq!(counts, [3, 1, 6, 2]);
+        let statuses: Vec<FieldStatus> = response.results[1..]
+            .iter()
+            .flat_map(|c| c.statuses.iter().copied())
+            .collect();
+        for (i, status) in [
+            FieldStatus::Present,
+            FieldStatus::NullValue,
+            FieldStatus::NotFound,
+            FieldStatus::OutsideMaxAge,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let n = statuses.iter().filter(|s| **s == status).count() as u64;
+            assert_eq!(counts[i], n, "{status:?}");
+        }
+    }
 }

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use larder::{FieldStatus, OnlineResponse};
+use larder::StatusCounts;
 
 /// The routes requests are counted under (their matched path); anything else is `other`.
 pub const ENDPOINTS: &[&str] = &[
@@ -47,6 +47,7 @@ const MATERIALIZE_BUCKETS: &[f64] = &[
 ];
 /// HTTP statuses are counted in a fixed table of this size (codes 0..600).
 const STATUS_SLOTS: usize = 600;
+/// Feast's names of the statuses, in [`StatusCounts`] order.
 const FIELD_STATUSES: [&str; 4] = ["PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE"];
 
 /// A histogram with fixed bucket bounds, updated with atomics.
@@ -170,18 +171,12 @@ impl Metrics {
         e.latency.observe(elapsed.as_secs_f64());
     }
 
-    /// Counts an answered online request: its entity rows and the status of every feature value
-    /// (the leading `key_columns` columns are the request's join keys and are not counted).
-    pub fn record_online(&self, entity_rows: usize, response: &OnlineResponse, key_columns: usize) {
+    /// Counts an answered online request: its entity rows and how many feature values had each
+    /// status.
+    pub fn record_online(&self, entity_rows: usize, statuses: StatusCounts) {
         self.online_requests.fetch_add(1, Ordering::Relaxed);
         self.entity_count.observe(entity_rows as f64);
-        let mut counts = [0u64; 4];
-        for column in response.results.iter().skip(key_columns) {
-            for status in &column.statuses {
-                counts[field_status_index(*status)] += 1;
-            }
-        }
-        for (slot, n) in self.field_statuses.iter().zip(counts) {
+        for (slot, n) in self.field_statuses.iter().zip(statuses) {
             if n > 0 {
                 slot.fetch_add(n, Ordering::Relaxed);
             }
@@ -380,15 +375,6 @@ impl Metrics {
                 escape(project)
             );
         }
-    }
-}
-
-fn field_status_index(status: FieldStatus) -> usize {
-    match status {
-        FieldStatus::Present => 0,
-        FieldStatus::NullValue => 1,
-        FieldStatus::NotFound => 2,
-        FieldStatus::OutsideMaxAge => 3,
     }
 }
 

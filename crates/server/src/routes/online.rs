@@ -1,8 +1,9 @@
 //! `POST /get-online-features`: Feast's request and response, served from a cached read plan.
 
-use axum::Json;
 use axum::extract::State;
-use larder::{FeatureSelection, OnlineResponse};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use larder::FeatureSelection;
 use serde::Deserialize;
 use serde_json::{Map, Value as J};
 
@@ -27,27 +28,30 @@ pub(crate) struct OnlineRequest {
     full_feature_names: bool,
 }
 
-/// Reads the requested features for the entity rows.
+/// Reads the requested features for the entity rows; the response JSON is written straight from
+/// the stored bytes.
 pub(crate) async fn get_online_features(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<OnlineRequest>,
-) -> Result<Json<OnlineResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let rows = entity_rows(&request.entities)?;
     let selection = match request.feature_service {
         Some(service) if !service.is_empty() => FeatureSelection::Service(service),
         _ => FeatureSelection::Refs(request.features.unwrap_or_default()),
     };
     let plan = state.online_plan(selection, request.full_feature_names)?;
-    let response = state.store().read_online(&plan, &request.entities).await?;
-    let key_columns = response
-        .metadata
-        .feature_names
-        .iter()
-        .take_while(|name| request.entities.contains_key(*name))
-        .count();
-    state.metrics().record_online(rows, &response, key_columns);
-    Ok(Json(response))
+    let answer = state
+        .store()
+        .read_online_answer(&plan, &request.entities)
+        .await?;
+    let mut body = Vec::with_capacity(RESPONSE_BYTES_PER_ROW * rows.max(1));
+    let statuses = answer.write_json(&mut body)?;
+    state.metrics().record_online(rows, statuses);
+    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
+
+/// A first guess at the response size per entity row, to size the buffer once.
+const RESPONSE_BYTES_PER_ROW: usize = 512;
 
 /// Checks every entity column is a list and returns the number of rows (of the first column).
 fn entity_rows(entities: &Map<String, J>) -> Result<usize, ApiError> {
