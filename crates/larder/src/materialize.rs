@@ -146,11 +146,12 @@ impl MaterializationEngine for LocalEngine {
             max_event_ts: None,
             elapsed: Duration::ZERO,
         };
-        // Up to KEY_ORDER_LIMIT rows are gathered and written in serialized-key order, which keeps
-        // the online store's B-tree writes sequential; beyond that, batches stream as they come.
+        // For stores that prefer it (SQLite), up to KEY_ORDER_LIMIT rows are gathered and written
+        // in serialized-key order, which keeps the B-tree writes sequential; beyond that, and for
+        // other stores, batches stream as they come.
         let mut held: Vec<RecordBatch> = Vec::new();
         let mut held_rows = 0;
-        let mut streaming = false;
+        let mut streaming = !task.online.prefers_key_order();
         while let Some(batch) = rx.recv().await {
             let batch = batch?;
             if !streaming && held_rows + batch.num_rows() <= KEY_ORDER_LIMIT {

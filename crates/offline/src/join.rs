@@ -82,12 +82,7 @@ impl<'a> ViewJoin<'a> {
     pub(crate) async fn run(&self, buffer_rows: usize) -> Result<Vec<ArrayRef>> {
         let features = self.feature_schema();
         let Some((lo, hi)) = self.entity.time_bounds() else {
-            let rows = self.entity.batch.num_rows();
-            return Ok(features
-                .fields()
-                .iter()
-                .map(|f| new_null_array(f.data_type(), rows))
-                .collect());
+            return Ok(self.all_null(&features));
         };
         let mut ids = KeyIds::new(&self.keys.types)?;
         let entity_ids = self.entity_ids(&mut ids)?;
@@ -97,6 +92,34 @@ impl<'a> ViewJoin<'a> {
             start: self.ttl.map(|t| lo.saturating_sub(t)),
             end: Some(hi),
         };
+        let parts = self
+            .offer_source(range, &ids, &index, &features, buffer_rows)
+            .await?;
+        let mut parts = parts.into_iter();
+        let Some(mut merged) = parts.next() else {
+            return Ok(self.all_null(&features));
+        };
+        for part in parts {
+            let base = merged.kept.next_batch();
+            merged
+                .offers
+                .merge(part.offers, |l| l + (u64::from(base) << 32));
+            merged.kept.batches.extend(part.kept.batches);
+        }
+        merged.kept.gather(&index.resolve(&merged.offers, self.ttl))
+    }
+
+    /// Reads the source's rows in `range` and offers them to `index`: each partition of the
+    /// source is decoded and offered on its own task, with its own offers and kept rows, and a
+    /// row's place in read order is (partition, row within it). The partitions, in read order.
+    async fn offer_source(
+        &self,
+        range: TimeRange,
+        ids: &KeyIds,
+        index: &Arc<EntityIndex>,
+        features: &SchemaRef,
+        buffer_rows: usize,
+    ) -> Result<Vec<PartitionJoin>> {
         let scan = Scan {
             files: &self.files,
             schema: &self.schema,
@@ -104,19 +127,13 @@ impl<'a> ViewJoin<'a> {
             ts_column: &self.columns.ts,
             range,
         };
-        // Each partition of the source is decoded and offered on its own task, with its own
-        // offers and kept rows; a row's place in read order is (partition, row within it).
         let mut tasks = JoinSet::new();
-        for (p, mut stream) in scan
-            .run_partitioned(scan_partitions())
-            .await?
-            .into_iter()
-            .enumerate()
-        {
+        let streams = scan.run_partitioned(scan_partitions()).await?;
+        for (p, mut stream) in streams.into_iter().enumerate() {
             let mut part = PartitionJoin {
                 ids: ids.fork()?,
                 offers: index.offers(),
-                index: Arc::clone(&index),
+                index: Arc::clone(index),
                 kept: KeptRows::new(features.clone(), buffer_rows),
                 key_types: self.keys.types.clone(),
                 has_created: self.columns.created.is_some(),
@@ -135,22 +152,17 @@ impl<'a> ViewJoin<'a> {
             parts.push(done.map_err(engine("joining a partition of the source"))??);
         }
         parts.sort_by_key(|(p, _)| *p);
-        let mut parts = parts.into_iter().map(|(_, part)| part);
-        let Some(mut merged) = parts.next() else {
-            return Ok(features
-                .fields()
-                .iter()
-                .map(|f| new_null_array(f.data_type(), self.entity.batch.num_rows()))
-                .collect());
-        };
-        for part in parts {
-            let base = merged.kept.next_batch();
-            merged
-                .offers
-                .merge(part.offers, |l| l + (u64::from(base) << 32));
-            merged.kept.batches.extend(part.kept.batches);
-        }
-        merged.kept.gather(&index.resolve(&merged.offers, self.ttl))
+        Ok(parts.into_iter().map(|(_, part)| part).collect())
+    }
+
+    /// Null features for every entity row.
+    fn all_null(&self, features: &Schema) -> Vec<ArrayRef> {
+        let rows = self.entity.batch.num_rows();
+        features
+            .fields()
+            .iter()
+            .map(|f| new_null_array(f.data_type(), rows))
+            .collect()
     }
 
     /// The positions of the feature columns in a scanned batch (after the key columns).

@@ -77,6 +77,12 @@ pub trait OnlineStore: Send + Sync + Debug + 'static {
     /// for plan output; `None` when the store has no per-view object (Redis).
     fn infra_name(&self, project: &str, view: &str) -> Option<String>;
 
+    /// Whether writes go faster when a batch's rows come sorted by serialized entity key (SQLite:
+    /// its B-tree pages then fill in order). Materialization sorts small views for such stores.
+    fn prefers_key_order(&self) -> bool {
+        false
+    }
+
     /// Creates what `keep` needs (tables, indexes) and removes the data of `delete`. Idempotent.
     async fn update(
         &self,

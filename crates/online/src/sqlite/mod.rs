@@ -138,6 +138,10 @@ impl OnlineStore for SqliteOnlineStore {
         Some(table_name(project, view))
     }
 
+    fn prefers_key_order(&self) -> bool {
+        true
+    }
+
     async fn update(
         &self,
         project: &str,

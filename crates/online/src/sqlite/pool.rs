@@ -105,7 +105,7 @@ impl Pool {
     }
 }
 
-/// The page cache per connection, in KiB as SQLite's negative `cache_size` takes it (64 MiB).
+/// The page cache per connection, in KiB as SQLite's negative `cache_size` takes it (32 MiB).
 const CACHE_KIB: i64 = -32_768;
 
 /// How much of the database file a reader maps (SQLite caps it at its compile-time maximum).
