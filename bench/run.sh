@@ -104,9 +104,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 REV=$(git rev-parse --short HEAD 2>/dev/null || echo norev)$(git diff --quiet HEAD -- crates Cargo.toml Cargo.lock 2>/dev/null || echo -dirty)
 OUT=${BENCH_OUT:-$BENCH/runs/$(date -u +%Y-%m-%d)-$(machine_desc)-$REV}
+mkdir -p "$OUT/logs" "$OUT/hyperfine"
+OUT=$(cd "$OUT" && pwd)   # absolute: redis-server and the servers run in other directories
 LOGS=$OUT/logs
 REPOS=$DATA/repos
-mkdir -p "$OUT/logs" "$OUT/hyperfine" "$DATA" "$REPOS"
+mkdir -p "$DATA" "$REPOS"
 RESULTS=$OUT/results.tsv
 [ -f "$RESULTS" ] || printf 'step\tcase\ttool\tstore\trun\twall_s\tmaxrss_kb\texit\trows\n' > "$RESULTS"
 
