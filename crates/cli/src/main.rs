@@ -17,6 +17,7 @@ use crate::args::{Cli, Command, ServeArgs};
 
 /// mimalloc keeps freed memory for reuse: Arrow batches and response buffers come and go by the
 /// thousand, and the system allocator hands large ones back to the kernel and faults them in again.
+/// Built without transparent huge pages (`no_thp`), which cost materialization ~30 MB of peak RSS.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
