@@ -17,6 +17,8 @@ use larder_core::entity_key::EntityKeyLayout;
 use larder_core::model::FeatureView;
 use redis::{RedisError, Value};
 
+use futures::{StreamExt, TryStreamExt};
+
 use self::conn::{Commands, Conn, ConnectionSpec};
 use self::layout::{ViewFields, decode_timestamp, encode_timestamp, redis_key};
 use crate::error::{Error, Result};
@@ -26,6 +28,8 @@ use crate::{OnlineRow, OnlineStore, WriteBatch, WriteStats};
 const STORE: &str = "redis";
 /// Keys per pipeline: bounds the memory of a write or read.
 const CHUNK: usize = 1000;
+/// Write pipelines in flight at once.
+const CHUNKS_IN_FLIGHT: usize = 4;
 
 /// An online store in Redis or a Redis Cluster, in Feast's layout.
 #[derive(Clone)]
@@ -165,6 +169,30 @@ impl RedisOnlineStore {
             }
         }
         Ok(cmds)
+    }
+
+    /// Writes the rows `chunk` (distinct keys) that are newer than what is stored (all of them
+    /// with `skip_dedup`); how many were written and skipped.
+    async fn write_chunk(
+        &self,
+        project: &str,
+        view: &str,
+        fields: &ViewFields,
+        batch: &WriteBatch,
+        chunk: &[usize],
+    ) -> Result<(u64, u64)> {
+        let write = match self.skip_dedup {
+            true => chunk.to_vec(),
+            false => {
+                self.newer_than_stored(project, view, fields, batch, chunk)
+                    .await?
+            }
+        };
+        let cmds = self.hset_commands(project, fields, batch, &write)?;
+        cmds.run()
+            .await
+            .map_err(|e| self.error(e, format_args!("writing view {view}")))?;
+        Ok((write.len() as u64, (chunk.len() - write.len()) as u64))
     }
 
     /// Reads one chunk of keys.
@@ -314,20 +342,16 @@ impl OnlineStore for RedisOnlineStore {
             rows_written: 0,
             rows_skipped: (batch.len() - rows.len()) as u64,
         };
-        for chunk in rows.chunks(CHUNK) {
-            let write = match self.skip_dedup {
-                true => chunk.to_vec(),
-                false => {
-                    self.newer_than_stored(project, &view.name, &fields, batch, chunk)
-                        .await?
-                }
-            };
-            let cmds = self.hset_commands(project, &fields, batch, &write)?;
-            cmds.run()
-                .await
-                .map_err(|e| self.error(e, format_args!("writing view {}", view.name)))?;
-            stats.rows_written += write.len() as u64;
-            stats.rows_skipped += (chunk.len() - write.len()) as u64;
+        // Chunks hold distinct keys, so several can be in flight at once: Redis works on one while
+        // the next is encoded and the previous one's replies travel back.
+        let writes: Vec<_> = rows
+            .chunks(CHUNK)
+            .map(|chunk| self.write_chunk(project, &view.name, &fields, batch, chunk))
+            .collect();
+        let mut chunks = futures::stream::iter(writes).buffered(CHUNKS_IN_FLIGHT);
+        while let Some((written, skipped)) = chunks.try_next().await? {
+            stats.rows_written += written;
+            stats.rows_skipped += skipped;
         }
         Ok(stats)
     }
