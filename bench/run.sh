@@ -516,7 +516,7 @@ step_summary() {
   for f in "$OUT"/*.md "$OUT"/*.txt "$OUT"/*.log "$OUT"/*.tsv "$OUT"/*.jsonl "$OUT"/hyperfine/*.json; do
     [ -f "$f" ] && sed -i -e "s#$VENV#\$LARDER_FEAST_VENV#g" -e "s#$ROOT/##g" "$f"
   done
-  log "wrote $OUT/summary.md"
+  log "wrote ${OUT#"$ROOT"/}/summary.md"
 }
 
 # ---------------------------------------------------------------------------------------------
