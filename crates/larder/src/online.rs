@@ -43,6 +43,26 @@ pub enum FieldStatus {
     OutsideMaxAge,
 }
 
+impl FieldStatus {
+    /// Every status, in declaration order: the order of [`StatusCounts`].
+    pub const ALL: [FieldStatus; 4] = [
+        FieldStatus::Present,
+        FieldStatus::NullValue,
+        FieldStatus::NotFound,
+        FieldStatus::OutsideMaxAge,
+    ];
+
+    /// Feast's name of the status, as it appears in responses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldStatus::Present => "PRESENT",
+            FieldStatus::NullValue => "NULL_VALUE",
+            FieldStatus::NotFound => "NOT_FOUND",
+            FieldStatus::OutsideMaxAge => "OUTSIDE_MAX_AGE",
+        }
+    }
+}
+
 /// One column of an online response.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FeatureVector {
@@ -294,8 +314,7 @@ impl FeatureStore {
         plan: &OnlineReadPlan,
         entities: &Map<String, J>,
     ) -> Result<OnlineResponse> {
-        let store = self.online_store().await?;
-        read_online_with(&store, self.project(), plan, entities).await
+        self.read_online_answer(plan, entities).await?.to_response()
     }
 
     /// Reads like [`FeatureStore::read_online`], keeping the stored rows for
@@ -424,6 +443,23 @@ impl Cell {
             Cell::Value { status, .. } => *status,
         }
     }
+
+    /// The stored value, `None` for a null cell.
+    fn value(&self) -> Option<&larder_core::proto::types::Value> {
+        match self {
+            Cell::Value { value, .. } => Some(value),
+            Cell::NotFound | Cell::Null => None,
+        }
+    }
+
+    /// The cell's event time: its row's (`row`, the epoch when the row has none), or the epoch
+    /// when nothing is stored.
+    fn event_time<'t>(&self, row: Option<&'t str>, epoch: &'t str) -> &'t str {
+        match self {
+            Cell::NotFound => epoch,
+            Cell::Null | Cell::Value { .. } => row.unwrap_or(epoch),
+        }
+    }
 }
 
 /// Per [`FieldStatus`] (in declaration order: present, null value, not found, outside max age),
@@ -503,14 +539,10 @@ impl OnlineAnswer {
                 for (row, ts) in timestamps.iter().enumerate() {
                     let cell = view.cell(row, i, self.now_micros)?;
                     column.statuses.push(cell.status());
-                    let (value, ts) = match cell {
-                        Cell::NotFound => (J::Null, EPOCH),
-                        Cell::Null => (J::Null, ts.as_deref().unwrap_or(EPOCH)),
-                        Cell::Value { value, .. } => {
-                            (value::to_json(&value), ts.as_deref().unwrap_or(EPOCH))
-                        }
-                    };
-                    column.values.push(value);
+                    column
+                        .values
+                        .push(cell.value().map_or(J::Null, value::to_json));
+                    let ts = cell.event_time(ts.as_deref(), EPOCH);
                     column.event_timestamps.push(ts.to_string());
                 }
                 results.push(column);
@@ -545,14 +577,11 @@ impl OnlineAnswer {
             }
             out.push(b']');
         }
-        let status_json = |s: FieldStatus| -> &'static [u8] {
-            match s {
-                FieldStatus::Present => b"\"PRESENT\"",
-                FieldStatus::NullValue => b"\"NULL_VALUE\"",
-                FieldStatus::NotFound => b"\"NOT_FOUND\"",
-                FieldStatus::OutsideMaxAge => b"\"OUTSIDE_MAX_AGE\"",
-            }
-        };
+        fn status_json(out: &mut Vec<u8>, status: FieldStatus) {
+            out.push(b'"');
+            out.extend_from_slice(status.as_str().as_bytes());
+            out.push(b'"');
+        }
         let epoch = format!("\"{EPOCH}\"");
         let mut counts: StatusCounts = [0; 4];
         out.extend_from_slice(b"{\"metadata\":{\"feature_names\":");
@@ -566,7 +595,7 @@ impl OnlineAnswer {
             json(out, values);
             out.extend_from_slice(b",\"statuses\":");
             list(out, 0..self.rows, |out, _| {
-                out.extend_from_slice(status_json(FieldStatus::Present))
+                status_json(out, FieldStatus::Present)
             });
             out.extend_from_slice(b",\"event_timestamps\":");
             list(out, 0..self.rows, |out, _| {
@@ -597,26 +626,14 @@ impl OnlineAnswer {
                     let status = cell.status();
                     counts[status as usize] += 1;
                     statuses.push(status);
-                    let row_ts = ts.as_deref().unwrap_or(&epoch).as_bytes();
-                    match cell {
-                        Cell::NotFound => {
-                            out.extend_from_slice(b"null");
-                            cell_ts.push(epoch.as_bytes());
-                        }
-                        Cell::Null => {
-                            out.extend_from_slice(b"null");
-                            cell_ts.push(row_ts);
-                        }
-                        Cell::Value { value, .. } => {
-                            value::write_json(&value, out);
-                            cell_ts.push(row_ts);
-                        }
+                    cell_ts.push(cell.event_time(ts.as_deref(), &epoch).as_bytes());
+                    match cell.value() {
+                        Some(value) => value::write_json(value, out),
+                        None => out.extend_from_slice(b"null"),
                     }
                 }
                 out.extend_from_slice(b"],\"statuses\":");
-                list(out, statuses, |out, s| {
-                    out.extend_from_slice(status_json(s))
-                });
+                list(out, statuses, status_json);
                 out.extend_from_slice(b",\"event_timestamps\":");
                 list(out, cell_ts, |out, t| out.extend_from_slice(t));
                 out.push(b'}');
@@ -820,6 +837,17 @@ mod tests {
             ],
             rows: 3,
             now_micros: now,
+        }
+    }
+
+    #[test]
+    fn status_names_are_the_serialized_ones() {
+        for (i, status) in FieldStatus::ALL.into_iter().enumerate() {
+            assert_eq!(status as usize, i, "ALL is in declaration order");
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                J::from(status.as_str())
+            );
         }
     }
 

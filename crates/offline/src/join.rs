@@ -3,8 +3,8 @@
 //! The entity rows are indexed by key and time ([`EntityIndex`]); the source is then read once
 //! with DataFusion (only the needed columns, event time within `[min entity ts - ttl, max entity
 //! ts]` pushed down, one partition per core) and each feature row is offered to the index as it
-//! streams past (see [`pit_join`](crate::pit_join)). Join keys on both sides are cast to one type and turned into
-//! dense ids; rows of keys no entity row asks for are dropped at once.
+//! streams past (see [`pit_join`](crate::pit_join)). Join keys on both sides are cast to one type
+//! and turned into dense ids; rows of keys no entity row asks for are dropped at once.
 //!
 //! Feature values are kept only for batches that hold a standing offer, and the kept batches are
 //! compacted to exactly the standing offers whenever they hold more than twice as many rows as
@@ -101,9 +101,10 @@ impl<'a> ViewJoin<'a> {
         };
         for part in parts {
             let base = merged.kept.next_batch();
-            merged
-                .offers
-                .merge(part.offers, |l| l + (u64::from(base) << 32));
+            merged.offers.merge(part.offers, |l| {
+                let (b, row) = unpack(l);
+                location(base + b as u32, row)
+            });
             merged.kept.batches.extend(part.kept.batches);
         }
         merged.kept.gather(&index.resolve(&merged.offers, self.ttl))

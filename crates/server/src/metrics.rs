@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use larder::StatusCounts;
+use larder::{FieldStatus, StatusCounts};
 
 /// The routes requests are counted under (their matched path); anything else is `other`.
 pub const ENDPOINTS: &[&str] = &[
@@ -47,8 +47,6 @@ const MATERIALIZE_BUCKETS: &[f64] = &[
 ];
 /// HTTP statuses are counted in a fixed table of this size (codes 0..600).
 const STATUS_SLOTS: usize = 600;
-/// Feast's names of the statuses, in [`StatusCounts`] order.
-const FIELD_STATUSES: [&str; 4] = ["PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE"];
 
 /// A histogram with fixed bucket bounds, updated with atomics.
 #[derive(Debug)]
@@ -290,7 +288,8 @@ impl Metrics {
             "counter",
             "Feature values returned, by field status.",
         );
-        for (name, count) in FIELD_STATUSES.iter().zip(&self.field_statuses) {
+        for (status, count) in FieldStatus::ALL.iter().zip(&self.field_statuses) {
+            let name = status.as_str();
             let _ = writeln!(
                 out,
                 "{statuses}{{status=\"{name}\"}} {}",

@@ -12,12 +12,11 @@ mod layout;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use futures::{StreamExt, TryStreamExt};
 use larder_core::config::{RedisConfig, RedisType};
 use larder_core::entity_key::EntityKeyLayout;
 use larder_core::model::FeatureView;
 use redis::{RedisError, Value};
-
-use futures::{StreamExt, TryStreamExt};
 
 use self::conn::{Commands, Conn, ConnectionSpec};
 use self::layout::{ViewFields, decode_timestamp, encode_timestamp, redis_key};
