@@ -30,17 +30,12 @@ use crate::error::{Error, Result, engine};
 use crate::keys::{KeyId, KeyIds};
 use crate::latest::time_columns;
 use crate::pit_join::{EntityIndex, Location, NO_KEY, Offers, Rank};
-use crate::scan::{Scan, TimeRange};
+use crate::scan::{self, Scan, TimeRange};
 use crate::source::SourceFiles;
 use crate::time::{to_utc_micros, utc_micros_type, values_or};
 
 /// Rows' read order is `partition << PARTITION_SHIFT | row within the partition`.
 const PARTITION_SHIFT: u32 = 44;
-
-/// How many partitions a source is read in: one per core.
-fn scan_partitions() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
 
 /// One view's join, with everything checked up front.
 #[derive(Debug)]
@@ -129,7 +124,7 @@ impl<'a> ViewJoin<'a> {
             range,
         };
         let mut tasks = JoinSet::new();
-        let streams = scan.run_partitioned(scan_partitions()).await?;
+        let streams = scan.run_partitioned(scan::partitions_per_core()).await?;
         for (p, mut stream) in streams.into_iter().enumerate() {
             let mut part = PartitionJoin {
                 ids: ids.fork()?,

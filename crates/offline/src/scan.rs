@@ -2,15 +2,14 @@
 //! time-range filter on the event timestamp that DataFusion pushes into the Parquet scan (row
 //! groups whose statistics lie outside the range are skipped).
 //!
-//! [`Scan::run`] reads in one partition, so rows arrive in a fixed order (files sorted by path,
-//! rows in file order); ties that remain after (event, created) timestamps are broken by that
-//! order. [`Scan::run_partitioned`] splits the files into contiguous byte ranges (whole row groups)
-//! read in parallel, and returns the partitions in file order, as the plan's file ranges tell
-//! (DataFusion's own partition numbers follow no order, and its work stealing between partitions
-//! is turned off): stream `p` holds rows that all come before stream `p + 1`'s, so
-//! (stream, row within it) is still the read order. Each partition is decoded on its own task,
-//! a few batches ahead of the consumer, so decoding overlaps Larder's own operators on a
-//! multi-threaded runtime.
+//! Rows have a fixed read order (files sorted by path, rows in file order); ties that remain after
+//! (event, created) timestamps are broken by that order. [`Scan::run_partitioned`] splits the files
+//! into contiguous byte ranges (whole row groups) read in parallel, and returns the partitions in
+//! file order, as the plan's file ranges tell (DataFusion's own partition numbers follow no order,
+//! and its work stealing between partitions is turned off): stream `p` holds rows that all come
+//! before stream `p + 1`'s, so (stream, row within it) is still the read order. Each partition is
+//! decoded on its own task, a few batches ahead of the consumer, so decoding overlaps Larder's own
+//! operators on a multi-threaded runtime.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -41,6 +40,11 @@ const SCAN_BATCH_ROWS: usize = 8192;
 /// Batches decoded ahead of the consumer.
 const READ_AHEAD_BATCHES: usize = 4;
 
+/// How many partitions a source is read in to use the whole machine: one per core.
+pub(crate) fn partitions_per_core() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Inclusive bounds on the event timestamp, in microseconds since the epoch (UTC).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct TimeRange {
@@ -69,14 +73,9 @@ pub(crate) struct Scan<'a> {
 pub(crate) type BatchStream = Pin<Box<dyn Stream<Item = Result<RecordBatch>> + Send>>;
 
 impl Scan<'_> {
-    /// Plans the scan and starts it; batches have the projected columns under their output names.
-    pub(crate) async fn run(&self) -> Result<BatchStream> {
-        let mut streams = self.run_partitioned(1).await?;
-        Ok(streams.pop().expect("one partition"))
-    }
-
-    /// Like [`Scan::run`], in up to `partitions` streams that together hold every row once;
-    /// stream `p`'s rows all precede stream `p + 1`'s in read order.
+    /// Plans the scan and starts it in up to `partitions` streams that together hold every row
+    /// once, with the projected columns under their output names; stream `p`'s rows all precede
+    /// stream `p + 1`'s in read order.
     pub(crate) async fn run_partitioned(&self, partitions: usize) -> Result<Vec<BatchStream>> {
         let context = format!(
             "reading source `{}` ({})",
