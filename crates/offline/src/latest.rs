@@ -1,7 +1,6 @@
 //! The latest row per entity key in a time range (materialization's read path): a DataFusion scan
 //! of only the needed columns with the range pushed down, feeding [`LatestByKey`], a streaming
-//! operator whose memory is bounded by the number of distinct keys, not rows. The source is read
-//! in one partition per core, each folded by its own operator; their winners are folded last.
+//! operator whose memory is bounded by the number of distinct keys, not rows.
 //!
 //! Per key the winner is the row with the greatest event timestamp, then the greatest created
 //! timestamp (null created sorts first); on a full tie the row read last wins (files in path
@@ -22,7 +21,7 @@ use larder_core::model::{CREATED_TS_COLUMN, EVENT_TS_COLUMN, FeatureView};
 use crate::columns::{Projected, ViewColumns};
 use crate::error::{Error, Result, engine};
 use crate::keys::{KeyId, KeyIds};
-use crate::scan::{BatchStream, Scan, TimeRange, partitions_per_core};
+use crate::scan::{BatchStream, Scan, TimeRange};
 use crate::source::SourceFiles;
 use crate::time::{micros, to_utc_micros_ref, utc_micros_type};
 use crate::{LatestRows, RecordBatchStream};
@@ -60,24 +59,14 @@ pub(crate) async fn pull_latest(
         ts_column: &columns.ts,
         range,
     };
-    let partitions = scan.run_partitioned(partitions_per_core()).await?;
+    // One partition: the winners of two partitions would be folded a second time, and each
+    // partition's reader holds a whole row group in memory, which costs more memory than the
+    // second core saves time here.
+    let input = scan.run_partitioned(1).await?.pop().expect("one partition");
     let out_schema = output_schema(&schema, &projection);
-    let operator = || {
-        LatestByKey::new(
-            out_schema.clone(),
-            columns.keys.len(),
-            columns.created.is_some(),
-        )
-    };
-    let winners = LatestByKey::run_partitioned(operator, partitions)?;
+    let operator = LatestByKey::new(out_schema, columns.keys.len(), columns.created.is_some())?;
     Ok(LatestRows {
-        rows: RecordBatchStream {
-            schema: out_schema,
-            batches: futures::stream::once(winners)
-                .map_ok(|batches| futures::stream::iter(batches.into_iter().map(Ok)))
-                .try_flatten()
-                .boxed(),
-        },
+        rows: operator.into_stream(input),
         source_rows: files.parquet_row_count(),
     })
 }
@@ -162,38 +151,14 @@ impl LatestByKey {
         })
     }
 
-    /// The winners of `partitions` (streams in read order), each folded by its own operator on
-    /// its own task when the returned future is first polled; the partitions' winners are then
-    /// folded in partition order, so a full tie still goes to the row read last.
-    pub(crate) fn run_partitioned(
-        operator: impl Fn() -> Result<Self>,
-        mut partitions: Vec<BatchStream>,
-    ) -> Result<impl Future<Output = Result<Vec<RecordBatch>>> + Send + 'static> {
-        let merge = operator()?;
-        let operators = (0..partitions.len())
-            .map(|_| operator())
-            .collect::<Result<Vec<_>>>()?;
-        Ok(async move {
-            if partitions.len() == 1 {
-                let input = partitions.pop().expect("one partition");
-                return merge.run(input).await;
-            }
-            let tasks: Vec<_> = operators
-                .into_iter()
-                .zip(partitions)
-                .map(|(op, input)| tokio::spawn(op.run(input)))
-                .collect();
-            let mut merge = merge;
-            for task in tasks {
-                let winners = task
-                    .await
-                    .map_err(engine("reading a partition of the latest rows"))??;
-                for batch in winners {
-                    merge.push(batch)?;
-                }
-            }
-            merge.finish()
-        })
+    /// A stream that consumes `input` when first polled, then yields the winners.
+    pub(crate) fn into_stream(self, input: BatchStream) -> RecordBatchStream {
+        let schema = self.schema.clone();
+        let batches = futures::stream::once(self.run(input))
+            .map_ok(|batches| futures::stream::iter(batches.into_iter().map(Ok)))
+            .try_flatten()
+            .boxed();
+        RecordBatchStream { schema, batches }
     }
 
     /// Consumes `input` and returns the winning rows in batches of [`OUTPUT_BATCH_ROWS`].
@@ -517,65 +482,7 @@ mod tests {
             .collect()
     }
 
-    /// The winners (key, value) of `rows` read in two partitions split at `split`.
-    fn run_in_two(
-        rows: &[(Option<i64>, i64, Option<i64>)],
-        size: usize,
-        split: usize,
-    ) -> Vec<(i64, i64)> {
-        let split = split.min(rows.len());
-        let stream = |part: Vec<RecordBatch>| -> BatchStream {
-            futures::stream::iter(part.into_iter().map(Ok)).boxed()
-        };
-        // Positions continue across the split, as they do across a file's row groups.
-        let all = batches(rows, size);
-        let (mut first, mut second) = (Vec::new(), Vec::new());
-        let mut at = 0;
-        for batch in all {
-            let n = batch.num_rows();
-            if at + n <= split {
-                first.push(batch);
-            } else if at >= split {
-                second.push(batch);
-            } else {
-                first.push(batch.slice(0, split - at));
-                second.push(batch.slice(split - at, n - (split - at)));
-            }
-            at += n;
-        }
-        let operator = || LatestByKey::new(schema(), 1, true);
-        let winners =
-            LatestByKey::run_partitioned(operator, vec![stream(first), stream(second)]).unwrap();
-        let out = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(winners)
-            .unwrap();
-        out.iter()
-            .flat_map(|b| {
-                let k = b
-                    .column(0)
-                    .as_primitive::<arrow::datatypes::Int64Type>()
-                    .clone();
-                let v = b
-                    .column(1)
-                    .as_primitive::<arrow::datatypes::Int64Type>()
-                    .clone();
-                (0..b.num_rows()).map(move |i| (k.value(i), v.value(i)))
-            })
-            .collect()
-    }
-
     proptest! {
-        #[test]
-        fn partitions_fold_to_the_reference_ties_going_to_the_later_partition(
-            rows in prop::collection::vec((prop::option::weighted(0.95, 0i64..8), 0i64..3, prop::option::of(0i64..2)), 0..120),
-            size in 1usize..20,
-            split in 0usize..120,
-        ) {
-            prop_assert_eq!(run_in_two(&rows, size, split), reference(&rows));
-        }
-
         #[test]
         fn matches_the_reference_with_any_batching_and_compaction(
             rows in prop::collection::vec((prop::option::weighted(0.95, 0i64..8), 0i64..5, prop::option::of(0i64..3)), 0..120),

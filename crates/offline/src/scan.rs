@@ -11,28 +11,33 @@
 //! decoded on its own task, a few batches ahead of the consumer, so decoding overlaps Larder's own
 //! operators on a multi-threaded runtime.
 
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
-use datafusion::datasource::physical_plan::FileScanConfig;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::ParquetRowSelection;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, FileScanConfigBuilder};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::DataFusionError;
 use datafusion::physical_plan::common::spawn_buffered;
 use datafusion::physical_plan::{
-    ExecutionPlan, ExecutionPlanProperties, SendableRecordBatchStream, execute_stream_partitioned,
+    ChildrenPropertiesMode, ExecutionPlan, ExecutionPlanProperties, ReplaceChildrenOptions,
+    SendableRecordBatchStream, execute_stream_partitioned,
 };
 use datafusion::prelude::{
     CsvReadOptions, DataFrame, Expr, ParquetReadOptions, SessionConfig, SessionContext, ident, lit,
 };
 use futures::{Stream, StreamExt};
 use larder_core::model::FileFormat;
+use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 
 use crate::columns::Projected;
 use crate::error::{Result, engine};
-use crate::source::SourceFiles;
+use crate::source::{SourceFiles, parquet_metadata};
 use crate::time::bound_in_unit;
 
 /// Rows per batch DataFusion produces.
@@ -100,7 +105,20 @@ impl Scan<'_> {
             .create_physical_plan()
             .await
             .map_err(engine(context.clone()))?;
-        let Some(order) = self.partition_order(&plan) else {
+        let split = (partitions > 1)
+            .then(|| self.split_by_rows(&plan, partitions))
+            .flatten();
+        let (plan, order) = match split {
+            Some(plan) => {
+                let n = plan.output_partitioning().partition_count();
+                (plan, Some((0..n).collect()))
+            }
+            None => {
+                let order = self.partition_order(&plan);
+                (plan, order)
+            }
+        };
+        let Some(order) = order else {
             if partitions > 1 {
                 tracing::debug!(source = %self.files.name, "scan partitions' order unknown; reading in one");
                 // The plan does not say which partition reads which part: read in order.
@@ -128,6 +146,81 @@ impl Scan<'_> {
             .collect())
     }
 
+    /// `plan` with its Parquet scan re-split into up to `partitions` partitions of (nearly) equal
+    /// row counts, partition `p` reading the `p`-th contiguous run of rows in read order, even
+    /// within a row group (a row selection; the pages before and after it are skipped
+    /// undecoded). DataFusion splits by byte ranges of whole row groups, so a file of one row
+    /// group would be decoded on one core. `None` when the plan or the files do not allow it.
+    fn split_by_rows(
+        &self,
+        plan: &Arc<dyn ExecutionPlan>,
+        partitions: usize,
+    ) -> Option<Arc<dyn ExecutionPlan>> {
+        if self.files.format != FileFormat::Parquet {
+            return None;
+        }
+        let config = file_scan(plan)?;
+        let planned: Vec<&PartitionedFile> =
+            config.file_groups.iter().flat_map(|g| g.files()).collect();
+        // Every file once, in read order, with its row count.
+        let mut files = Vec::with_capacity(self.files.files.len());
+        for path in &self.files.files {
+            let location = object_location(path);
+            let file = planned
+                .iter()
+                .find(|f| f.object_meta.location.as_ref() == location)?;
+            let rows = parquet_metadata(path, &self.files.name)
+                .ok()?
+                .metadata()
+                .file_metadata()
+                .num_rows();
+            let mut file = (*file).clone();
+            file.range = None;
+            files.push((file, usize::try_from(rows).ok()?));
+        }
+        let total: usize = files.iter().map(|(_, rows)| rows).sum();
+        let mut groups = Vec::with_capacity(partitions);
+        for p in 0..partitions {
+            let (lo, hi) = (total * p / partitions, total * (p + 1) / partitions);
+            let mut group = Vec::new();
+            let mut start = 0;
+            for (file, rows) in &files {
+                let (from, to) = (lo.max(start), hi.min(start + rows));
+                if from < to {
+                    let (skip, take) = (from - start, to - from);
+                    let file = if take == *rows {
+                        file.clone()
+                    } else {
+                        let mut selectors = Vec::with_capacity(3);
+                        if skip > 0 {
+                            selectors.push(RowSelector::skip(skip));
+                        }
+                        selectors.push(RowSelector::select(take));
+                        if skip + take < *rows {
+                            selectors.push(RowSelector::skip(rows - skip - take));
+                        }
+                        file.clone()
+                            .with_extension(ParquetRowSelection::new(RowSelection::from(selectors)))
+                    };
+                    group.push(file);
+                }
+                start += rows;
+            }
+            if !group.is_empty() {
+                groups.push(FileGroup::new(group));
+            }
+        }
+        if groups.len() < 2 {
+            return None;
+        }
+        let count = groups.len();
+        let config = FileScanConfigBuilder::from(config.clone())
+            .with_file_groups(groups)
+            .build();
+        let split = replace_scan(plan, DataSourceExec::from_data_source(config))?;
+        (split.output_partitioning().partition_count() == count).then_some(split)
+    }
+
     /// The plan's partitions in read order, from the file ranges its scan assigned to each
     /// (DataFusion numbers them in no guaranteed order); `None` when the plan does not say.
     fn partition_order(&self, plan: &Arc<dyn ExecutionPlan>) -> Option<Vec<usize>> {
@@ -139,15 +232,11 @@ impl Scan<'_> {
         if groups.len() != partitions {
             return None; // something between the scan and the output repartitioned
         }
-        // DataFusion names files by their absolute, normalized path without the leading `/`.
         let files: Vec<String> = self
             .files
-            .file_strings()
+            .files
             .iter()
-            .map(|f| {
-                let path = std::fs::canonicalize(f).unwrap_or_else(|_| f.into());
-                path.to_string_lossy().trim_start_matches('/').to_string()
-            })
+            .map(|f| object_location(f))
             .collect();
         let starts = groups
             .iter()
@@ -228,6 +317,28 @@ fn session(partitions: usize) -> SessionContext {
     // the read order; an idle partition stealing a sibling's ranges would scramble it.
     execution.enable_file_stream_work_stealing = false;
     SessionContext::new_with_config(config)
+}
+
+/// The name DataFusion gives a local file: its absolute, normalized path without the leading `/`.
+fn object_location(path: &Path) -> String {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    path.to_string_lossy().trim_start_matches('/').to_string()
+}
+
+/// `plan` (single-input operators over a scan) with its scan replaced by `scan`.
+fn replace_scan(
+    plan: &Arc<dyn ExecutionPlan>,
+    scan: Arc<dyn ExecutionPlan>,
+) -> Option<Arc<dyn ExecutionPlan>> {
+    if plan.downcast_ref::<DataSourceExec>().is_some() {
+        return Some(scan);
+    }
+    let child = match plan.children().as_slice() {
+        [child] => replace_scan(child, scan)?,
+        _ => return None,
+    };
+    let options = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute);
+    Arc::clone(plan).replace_children(vec![child], options).ok()
 }
 
 /// The file scan at the bottom of a single-input `plan`.

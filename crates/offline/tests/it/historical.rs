@@ -546,6 +546,17 @@ async fn large_join_keeps_every_row_in_order() {
 /// still goes to the row read last, and every other key gets its own latest row.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_tie_across_row_groups_goes_to_the_row_read_last() {
+    full_tie_goes_to_the_row_read_last(50_000).await;
+}
+
+/// The same in a file of one row group, which is split by rows (in the middle of the group)
+/// between the partitions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_tie_across_a_split_row_group_goes_to_the_row_read_last() {
+    full_tie_goes_to_the_row_read_last(400_000).await;
+}
+
+async fn full_tie_goes_to_the_row_read_last(row_group_rows: usize) {
     let dir = tempfile::tempdir().unwrap();
     let n = 400_000i64;
     let created = BASE - HOUR;
@@ -570,7 +581,7 @@ async fn a_full_tie_across_row_groups_goes_to_the_row_read_last() {
         ),
         ("created", ts_us(vec![Some(created); n as usize])),
     ]);
-    write_parquet_groups(&dir.path().join("tie.parquet"), &rows, 50_000);
+    write_parquet_groups(&dir.path().join("tie.parquet"), &rows, row_group_rows);
     let v = view(
         "tie",
         &[("driver_id", ValueType::Int64)],
