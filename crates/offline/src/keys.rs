@@ -157,6 +157,38 @@ impl KeyIds {
         known.map_or(KeyId::New(next), KeyId::Known)
     }
 
+    /// The ids of the loaded batch's first `rows` rows, in order, into `out` (cleared first), as
+    /// [`KeyIds::id`] gives them; rows that are null in `skip` get [`KeyId::Null`] and no id.
+    /// Looking every row up before using any id lets the lookups' cache misses overlap.
+    pub(crate) fn ids(&mut self, rows: usize, skip: Option<&NullBuffer>, out: &mut Vec<KeyId>) {
+        out.clear();
+        out.reserve(rows);
+        let skipped = |i: usize| skip.is_some_and(|s| s.is_null(i));
+        if let KeyIds {
+            encoding: Encoding::Int64 { values, ids },
+            nulls,
+        } = self
+        {
+            for (i, &key) in values.values()[..rows].iter().enumerate() {
+                if skipped(i) || nulls.as_ref().is_some_and(|n| n.is_null(i)) {
+                    out.push(KeyId::Null);
+                    continue;
+                }
+                let next = u32::try_from(ids.len()).expect("fewer than 2^32 distinct keys");
+                let id = *ids.entry(key).or_insert(next);
+                out.push(if id == next {
+                    KeyId::New(id)
+                } else {
+                    KeyId::Known(id)
+                });
+            }
+            return;
+        }
+        for i in 0..rows {
+            out.push(if skipped(i) { KeyId::Null } else { self.id(i) });
+        }
+    }
+
     /// The id of row `i` of the loaded batch if the key is known, without assigning one.
     pub(crate) fn lookup(&self, i: usize) -> Option<u32> {
         if self.nulls.as_ref().is_some_and(|n| n.is_null(i)) {
@@ -218,6 +250,48 @@ mod tests {
         ids.load(&[a]).unwrap();
         assert_eq!((ids.lookup(0), ids.lookup(1)), (Some(1), None));
         assert_eq!(ids.len(), 2);
+    }
+
+    #[test]
+    fn batch_ids_match_row_ids_and_skipped_rows_get_none() {
+        for types in [
+            vec![DataType::Int64],
+            vec![DataType::Int64, DataType::Int64],
+        ] {
+            let a: ArrayRef = Arc::new(Int64Array::from(vec![
+                Some(1),
+                Some(2),
+                None,
+                Some(1),
+                Some(3),
+                Some(4),
+            ]));
+            let keys = vec![a; types.len()];
+            let mut one_by_one = KeyIds::new(&types).unwrap();
+            one_by_one.load(&keys).unwrap();
+            let expected: Vec<_> = (0..6).map(|i| one_by_one.id(i)).collect();
+            let mut batched = KeyIds::new(&types).unwrap();
+            batched.load(&keys).unwrap();
+            let mut got = Vec::new();
+            batched.ids(6, None, &mut got);
+            assert_eq!(got, expected);
+            // A skipped row (row 4, key 3) neither gets an id nor takes one from later keys.
+            let mut skipping = KeyIds::new(&types).unwrap();
+            skipping.load(&keys).unwrap();
+            let skip = NullBuffer::from(vec![true, true, true, true, false, true]);
+            skipping.ids(6, Some(&skip), &mut got);
+            assert_eq!(
+                got,
+                vec![
+                    KeyId::New(0),
+                    KeyId::New(1),
+                    KeyId::Null,
+                    KeyId::Known(0),
+                    KeyId::Null,
+                    KeyId::New(2)
+                ]
+            );
+        }
     }
 
     #[test]

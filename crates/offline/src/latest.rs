@@ -126,6 +126,8 @@ pub(crate) struct LatestByKey {
     /// Retained rows allowed beyond twice the number of keys before compacting.
     slack: usize,
     null_keys: u64,
+    /// The key ids of the batch being pushed (kept to reuse its allocation).
+    row_ids: Vec<KeyId>,
 }
 
 impl LatestByKey {
@@ -148,6 +150,7 @@ impl LatestByKey {
             retained_rows: 0,
             slack: COMPACT_SLACK_ROWS,
             null_keys: 0,
+            row_ids: Vec::new(),
         })
     }
 
@@ -189,7 +192,9 @@ impl LatestByKey {
         self.retained_rows += batch.num_rows();
         self.retained.push(Some(batch));
         self.refs.push(0);
-        for i in 0..ts.len() {
+        let mut ids = std::mem::take(&mut self.row_ids);
+        self.keys.ids(ts.len(), ts.nulls(), &mut ids);
+        for (i, &id) in ids.iter().enumerate() {
             if ts.is_null(i) {
                 continue;
             }
@@ -198,8 +203,9 @@ impl LatestByKey {
                     i64::MIN,
                     |c| if c.is_null(i) { i64::MIN } else { c.value(i) },
                 );
-            self.offer(b, i, (ts.value(i), c));
+            self.offer(b, i, id, (ts.value(i), c));
         }
+        self.row_ids = ids;
         if self.refs[b as usize] == 0 {
             self.release(b);
         }
@@ -209,10 +215,11 @@ impl LatestByKey {
         Ok(())
     }
 
-    /// Row `i` of retained batch `b`, with timestamps `candidate`, competes for its key.
-    fn offer(&mut self, b: u32, i: usize, candidate: (i64, i64)) {
+    /// Row `i` of retained batch `b`, of key `id`, with timestamps `candidate`, competes for its
+    /// key.
+    fn offer(&mut self, b: u32, i: usize, id: KeyId, candidate: (i64, i64)) {
         let row = u32::try_from(i).expect("batch rows fit in u32");
-        match self.keys.id(i) {
+        match id {
             KeyId::Null => self.null_keys += 1,
             KeyId::New(_) => {
                 self.best.push(candidate);
