@@ -14,7 +14,8 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{
-    Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, Pipeline, RedisResult, Value, cmd,
+    Client, Cmd, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, Pipeline, RedisResult, Value,
+    cmd,
 };
 
 use crate::error::{Error, Result};
@@ -216,6 +217,15 @@ impl Conn {
                 conn: conn.clone(),
                 pipes: Vec::new(),
             },
+        }
+    }
+
+    /// How many of the keys that `cmd` (an `EXISTS` with its keys) names exist, on a single
+    /// server; `None` on a cluster, where one command cannot name keys of several slots.
+    pub(super) async fn count_existing(&self, exists: &Cmd) -> RedisResult<Option<u64>> {
+        match self {
+            Conn::Single(conn) => Ok(Some(exists.query_async(&mut conn.clone()).await?)),
+            Conn::Cluster(_) => Ok(None),
         }
     }
 
