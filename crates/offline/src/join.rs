@@ -17,8 +17,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, new_null_array};
-use arrow::compute::{cast, interleave_record_batch};
+use arrow::array::{Array, ArrayRef, RecordBatch, new_null_array};
+use arrow::compute::{cast, interleave, interleave_record_batch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use futures::StreamExt;
 use tokio::task::JoinSet;
@@ -310,9 +310,33 @@ impl KeptRows {
         let indices: Vec<(usize, usize)> =
             locations.iter().map(|l| l.map_or(none, unpack)).collect();
         let batches: Vec<&RecordBatch> = self.batches.iter().collect();
-        let all = interleave_record_batch(&batches, &indices)
-            .map_err(engine("assembling feature values"))?;
-        Ok(all.columns().to_vec())
+        let columns = self.schema.fields().len();
+        let column = |c: usize| {
+            let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
+            interleave(&arrays, &indices)
+        };
+        // The columns are independent: they are gathered on every core.
+        let threads = scan::partitions_per_core().clamp(1, columns.max(1));
+        let mut gathered: Vec<Option<ArrayRef>> = vec![None; columns];
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    scope.spawn(move || {
+                        (t..columns)
+                            .step_by(threads)
+                            .map(|c| (c, column(c)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for worker in workers {
+                for (c, array) in worker.join().expect("a gathering thread panicked") {
+                    gathered[c] = Some(array.map_err(engine("assembling feature values"))?);
+                }
+            }
+            Ok::<_, Error>(())
+        })?;
+        Ok(gathered.into_iter().flatten().collect())
     }
 }
 
