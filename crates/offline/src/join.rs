@@ -182,10 +182,14 @@ impl<'a> ViewJoin<'a> {
     /// with a null key column.
     fn entity_ids(&self, ids: &mut KeyIds) -> Result<Vec<u32>> {
         ids.load(&self.keys.entity)?;
-        Ok((0..self.entity.batch.num_rows())
-            .map(|i| match self.entity.ts_valid(i).then(|| ids.id(i)) {
-                Some(KeyId::Known(id) | KeyId::New(id)) => id,
-                _ => NO_KEY,
+        let mut row_ids = Vec::new();
+        let rows = self.entity.batch.num_rows();
+        ids.ids(rows, self.entity.ts_nulls.as_ref(), &mut row_ids);
+        Ok(row_ids
+            .into_iter()
+            .map(|id| match id {
+                KeyId::Known(id) | KeyId::New(id) => id,
+                KeyId::Null => NO_KEY,
             })
             .collect())
     }
