@@ -137,14 +137,7 @@ impl KeyIds {
         let next = u32::try_from(self.len()).expect("fewer than 2^32 distinct keys");
         let known = match &mut self.encoding {
             Encoding::Unit { seen } => std::mem::replace(seen, true).then_some(0),
-            Encoding::Int64 { values, ids } => {
-                let key = values.value(i);
-                let known = ids.get(&key).copied();
-                if known.is_none() {
-                    ids.insert(key, next);
-                }
-                known
-            }
+            Encoding::Int64 { values, ids } => return int64_id(ids, values.value(i)),
             Encoding::Rows { rows, ids, .. } => {
                 let key = rows.row(i).data();
                 let known = ids.get(key).copied();
@@ -174,13 +167,7 @@ impl KeyIds {
                     out.push(KeyId::Null);
                     continue;
                 }
-                let next = u32::try_from(ids.len()).expect("fewer than 2^32 distinct keys");
-                let id = *ids.entry(key).or_insert(next);
-                out.push(if id == next {
-                    KeyId::New(id)
-                } else {
-                    KeyId::Known(id)
-                });
+                out.push(int64_id(ids, key));
             }
             return;
         }
@@ -199,6 +186,17 @@ impl KeyIds {
             Encoding::Int64 { values, ids } => ids.get(&values.value(i)).copied(),
             Encoding::Rows { rows, ids, .. } => ids.get(rows.row(i).data()).copied(),
         }
+    }
+}
+
+/// The id of the 64-bit integer key `key`, assigning the next id to a new key (one probe).
+fn int64_id(ids: &mut foldhash::HashMap<i64, u32>, key: i64) -> KeyId {
+    let next = u32::try_from(ids.len()).expect("fewer than 2^32 distinct keys");
+    let id = *ids.entry(key).or_insert(next);
+    if id == next {
+        KeyId::New(id)
+    } else {
+        KeyId::Known(id)
     }
 }
 

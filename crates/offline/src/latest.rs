@@ -269,8 +269,8 @@ impl LatestByKey {
 
     /// Brings the retained rows back under 1.5 times the number of keys: batches at least two
     /// thirds of whose rows are winners stay as they are, and the winners in the other batches are
-    /// gathered into one new batch. A winner is copied again only once its batch has become sparse, so each
-    /// row is copied a few times, not at every compaction.
+    /// gathered into one new batch. A winner is copied again only once its batch has become
+    /// sparse, so each row is copied a few times, not at every compaction.
     fn compact(&mut self) -> Result<()> {
         let sparse: Vec<usize> = (0..self.retained.len())
             .filter(|&b| {
@@ -279,11 +279,28 @@ impl LatestByKey {
                     .is_some_and(|batch| 3 * (self.refs[b] as usize) < 2 * batch.num_rows())
             })
             .collect();
-        if sparse.is_empty() {
-            return Ok(());
+        if !sparse.is_empty() {
+            self.gather_winners(&sparse)?;
         }
+        Ok(())
+    }
+
+    /// Replaces the retained batches with one batch holding exactly the winners, in key order.
+    fn compact_all(&mut self) -> Result<()> {
+        let live: Vec<usize> = (0..self.retained.len())
+            .filter(|&b| self.retained[b].is_some())
+            .collect();
+        if !live.is_empty() && !self.is_compact(&live) {
+            self.gather_winners(&live)?;
+        }
+        Ok(())
+    }
+
+    /// Moves the winners held in retained batches `from` into one new batch (in key order) and
+    /// drops those batches.
+    fn gather_winners(&mut self, from: &[usize]) -> Result<()> {
         let mut position = vec![usize::MAX; self.retained.len()];
-        for (p, &b) in sparse.iter().enumerate() {
+        for (p, &b) in from.iter().enumerate() {
             position[b] = p;
         }
         let movers: Vec<usize> = (0..self.winner.len())
@@ -296,12 +313,12 @@ impl LatestByKey {
                 (position[b as usize], r as usize)
             })
             .collect();
-        let batches: Vec<&RecordBatch> = sparse
+        let batches: Vec<&RecordBatch> = from
             .iter()
             .filter_map(|&b| self.retained[b].as_ref())
             .collect();
         let gathered = gather(&self.schema, &batches, &indices)?;
-        for &b in &sparse {
+        for &b in from {
             self.refs[b] = 0;
             self.release(b as u32);
         }
@@ -313,45 +330,6 @@ impl LatestByKey {
         self.retained.push(Some(gathered));
         self.refs
             .push(u32::try_from(movers.len()).expect("fewer than 2^32 keys"));
-        Ok(())
-    }
-
-    /// Replaces the retained batches with one batch holding exactly the winners, in key order.
-    fn compact_all(&mut self) -> Result<()> {
-        if self.best.is_empty() {
-            self.retained.clear();
-            self.refs.clear();
-            self.retained_rows = 0;
-            return Ok(());
-        }
-        let live: Vec<usize> = (0..self.retained.len())
-            .filter(|&b| self.retained[b].is_some())
-            .collect();
-        if self.is_compact(&live) {
-            return Ok(());
-        }
-        let mut position = vec![usize::MAX; self.retained.len()];
-        for (p, &b) in live.iter().enumerate() {
-            position[b] = p;
-        }
-        let indices: Vec<(usize, usize)> = self
-            .winner
-            .iter()
-            .map(|&(b, r)| (position[b as usize], r as usize))
-            .collect();
-        let batches: Vec<&RecordBatch> = live
-            .iter()
-            .filter_map(|&b| self.retained[b].as_ref())
-            .collect();
-        let merged = gather(&self.schema, &batches, &indices)?;
-        let keys = self.winner.len();
-        self.winner
-            .iter_mut()
-            .enumerate()
-            .for_each(|(k, w)| *w = (0, k as u32));
-        self.retained = vec![Some(merged)];
-        self.refs = vec![u32::try_from(keys).expect("fewer than 2^32 keys")];
-        self.retained_rows = keys;
         Ok(())
     }
 

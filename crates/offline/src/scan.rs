@@ -11,6 +11,7 @@
 //! decoded on its own task, a few batches ahead of the consumer, so decoding overlaps Larder's own
 //! operators on a multi-threaded runtime.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -160,15 +161,16 @@ impl Scan<'_> {
             return None;
         }
         let config = file_scan(plan)?;
-        let planned: Vec<&PartitionedFile> =
-            config.file_groups.iter().flat_map(|g| g.files()).collect();
+        let planned: HashMap<&str, &PartitionedFile> = config
+            .file_groups
+            .iter()
+            .flat_map(|g| g.files())
+            .map(|f| (f.object_meta.location.as_ref(), f))
+            .collect();
         // Every file once, in read order, with its row count.
         let mut files = Vec::with_capacity(self.files.files.len());
         for path in &self.files.files {
-            let location = object_location(path);
-            let file = planned
-                .iter()
-                .find(|f| f.object_meta.location.as_ref() == location)?;
+            let file = planned.get(object_location(path).as_str())?;
             let rows = parquet_metadata(path, &self.files.name)
                 .ok()?
                 .metadata()

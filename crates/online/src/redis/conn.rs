@@ -220,11 +220,19 @@ impl Conn {
         }
     }
 
-    /// How many of the keys that `cmd` (an `EXISTS` with its keys) names exist, on a single
-    /// server; `None` on a cluster, where one command cannot name keys of several slots.
-    pub(super) async fn count_existing(&self, exists: &Cmd) -> RedisResult<Option<u64>> {
+    /// How many of the keys that `add_keys` adds to an `EXISTS` exist, on a single server; `None`
+    /// (and `add_keys` not called) on a cluster, where one command cannot name keys of several
+    /// slots.
+    pub(super) async fn count_existing(
+        &self,
+        add_keys: impl FnOnce(&mut Cmd),
+    ) -> RedisResult<Option<u64>> {
         match self {
-            Conn::Single(conn) => Ok(Some(exists.query_async(&mut conn.clone()).await?)),
+            Conn::Single(conn) => {
+                let mut exists = cmd("EXISTS");
+                add_keys(&mut exists);
+                Ok(Some(exists.query_async(&mut conn.clone()).await?))
+            }
             Conn::Cluster(_) => Ok(None),
         }
     }

@@ -113,14 +113,15 @@ impl RedisOnlineStore {
         if rows.is_empty() {
             return Ok(true);
         }
-        let mut exists = redis::cmd("EXISTS");
-        let mut key = Vec::new();
-        for &row in rows {
-            redis_key(batch.entity_keys.value(row), project, &mut key);
-            exists.arg(&key);
-        }
+        let add_keys = |exists: &mut redis::Cmd| {
+            let mut key = Vec::new();
+            for &row in rows {
+                redis_key(batch.entity_keys.value(row), project, &mut key);
+                exists.arg(&key);
+            }
+        };
         let existing =
-            self.conn.count_existing(&exists).await.map_err(|e| {
+            self.conn.count_existing(add_keys).await.map_err(|e| {
                 self.error(e, format_args!("checking which keys of view {view} exist"))
             })?;
         Ok(existing == Some(0))
