@@ -91,6 +91,18 @@ impl ViewColumns {
         }
         all
     }
+
+    /// The columns that rank rows: keys, then [`EVENT_TS_COLUMN`] and [`CREATED_TS_COLUMN`]
+    /// (when the source has one).
+    pub(crate) fn rank_projection(&self) -> Vec<Projected> {
+        let mut all = self.keys.clone();
+        all.extend(
+            self.projection()
+                .into_iter()
+                .skip(self.keys.len() + self.features.len()),
+        );
+        all
+    }
 }
 
 /// Checks columns of one view's source and builds the errors.

@@ -1,12 +1,17 @@
 //! One view's part of a historical request: its features for every entity row, in entity order.
 //!
-//! The entity rows are indexed by key and time ([`EntityIndex`]); the source is then read once
-//! with DataFusion (only the needed columns, event time within `[min entity ts - ttl, max entity
-//! ts]` pushed down, one partition per core) and each feature row is offered to the index as it
-//! streams past (see [`pit_join`](crate::pit_join)). Join keys on both sides are cast to one type
-//! and turned into dense ids; rows of keys no entity row asks for are dropped at once.
+//! The entity rows are indexed by key and time ([`EntityIndex`]); the source's rows with event
+//! time within `[min entity ts - ttl, max entity ts]` are then read once, one partition per core,
+//! and each is offered to the index as it streams past (see [`pit_join`](crate::pit_join)). Join
+//! keys on both sides are cast to one type and turned into dense ids; rows of keys no entity row
+//! asks for are dropped at once.
 //!
-//! Feature values are kept only for batches that hold a standing offer, and the kept batches are
+//! A Parquet source is read in two passes ([`parquet_rows`](crate::parquet_rows)): the offers
+//! need only keys and timestamps, a row's location being its position; the feature columns are
+//! then read for the winning positions only, each once however many entity rows it answers, and
+//! taken into entity order. No feature value is held before it is known to be needed.
+//!
+//! A CSV source is read once with DataFusion. Feature values are kept only for batches that hold a standing offer, and the kept batches are
 //! compacted to exactly the standing offers whenever they hold more than twice as many rows as
 //! there are offers plus a fixed slack ([`FileOfflineStore::with_join_buffer_rows`]). Memory is
 //! therefore bounded by the entity rows and that slack, however large the source is; nothing is
@@ -17,10 +22,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch, new_null_array};
-use arrow::compute::{cast, interleave, interleave_record_batch};
+use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array, new_null_array};
+use arrow::compute::{cast, concat, interleave, interleave_record_batch, take};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use tokio::task::JoinSet;
 
 use crate::ViewRequest;
@@ -28,9 +33,10 @@ use crate::columns::{Projected, ViewColumns};
 use crate::entity_rows::EntityTable;
 use crate::error::{Error, Result, engine};
 use crate::keys::{KeyId, KeyIds};
-use crate::latest::time_columns;
+use crate::latest::{OUTPUT_BATCH_ROWS, time_columns};
+use crate::parquet_rows::ParquetRows;
 use crate::pit_join::{EntityIndex, Location, NO_KEY, Offers, Rank};
-use crate::scan::{self, Scan, TimeRange};
+use crate::scan::{self, SCAN_BATCH_ROWS, Scan, TimeRange};
 use crate::source::SourceFiles;
 use crate::time::{to_utc_micros, utc_micros_type, values_or};
 
@@ -87,6 +93,9 @@ impl<'a> ViewJoin<'a> {
             start: self.ttl.map(|t| lo.saturating_sub(t)),
             end: Some(hi),
         };
+        if let Some(rows) = ParquetRows::plan(&self.files, &self.schema, &self.columns.ts, range)? {
+            return self.run_late(&rows, &ids, &index).await;
+        }
         let parts = self
             .offer_source(range, &ids, &index, &features, buffer_rows)
             .await?;
@@ -103,6 +112,69 @@ impl<'a> ViewJoin<'a> {
             merged.kept.batches.extend(part.kept.batches);
         }
         merged.kept.gather(&index.resolve(&merged.offers, self.ttl))
+    }
+
+    /// [`ViewJoin::run`] over a Parquet source, in two passes: the keys and timestamps of every
+    /// candidate row are read in one partition per core and offered to `index` (a row's location
+    /// is its position); then the feature columns of the winning rows only, each once however
+    /// many entity rows it answers.
+    async fn run_late(
+        &self,
+        rows: &ParquetRows,
+        ids: &KeyIds,
+        index: &Arc<EntityIndex>,
+    ) -> Result<Vec<ArrayRef>> {
+        let streams = rows.read_all(
+            &self.columns.rank_projection(),
+            scan::partitions_per_core(),
+            SCAN_BATCH_ROWS,
+        )?;
+        let mut tasks = JoinSet::new();
+        for (p, (first, mut stream)) in streams.into_iter().enumerate() {
+            let mut part = PartitionOffers {
+                ids: ids.fork()?,
+                offers: index.offers(),
+                index: Arc::clone(index),
+                key_types: self.keys.types.clone(),
+                has_created: self.columns.created.is_some(),
+            };
+            tasks.spawn(async move {
+                let mut position = first;
+                while let Some(batch) = stream.next().await {
+                    let batch = batch?;
+                    part.push(&batch, position)?;
+                    position += batch.num_rows() as u64;
+                }
+                Ok::<_, Error>((p, part.offers))
+            });
+        }
+        let mut parts = Vec::with_capacity(tasks.len());
+        while let Some(done) = tasks.join_next().await {
+            parts.push(done.map_err(engine("joining a partition of the source"))??);
+        }
+        parts.sort_by_key(|(p, _)| *p);
+        let mut parts = parts.into_iter().map(|(_, offers)| offers);
+        let Some(mut offers) = parts.next() else {
+            return Ok(self.all_null(&self.feature_schema()));
+        };
+        for part in parts {
+            offers.merge(part, |position| position);
+        }
+        let locations = index.resolve(&offers, self.ttl);
+        drop(offers);
+        let (positions, take_indices) = distinct_positions(&locations, rows.positions());
+        drop(locations);
+        let streams = rows.read_selected(
+            &self.columns.features,
+            &positions,
+            scan::partitions_per_core(),
+            OUTPUT_BATCH_ROWS,
+        )?;
+        let batches: Vec<RecordBatch> = futures::stream::iter(streams)
+            .flatten()
+            .try_collect()
+            .await?;
+        take_columns(&self.feature_schema(), &batches, &take_indices)
     }
 
     /// Reads the source's rows in `range` and offers them to `index`: each partition of the
@@ -248,6 +320,118 @@ impl PartitionJoin {
         }
         Ok(())
     }
+}
+
+/// One partition of a Parquet source's keys and timestamps being offered to the entity index
+/// (the first pass of [`ViewJoin::run_late`]): a row's location is its position.
+#[derive(Debug)]
+struct PartitionOffers {
+    ids: KeyIds,
+    index: Arc<EntityIndex>,
+    offers: Offers,
+    key_types: Vec<DataType>,
+    has_created: bool,
+}
+
+impl PartitionOffers {
+    /// Offers each row of `batch` (keys, event ts[, created ts]), the first at position `first`.
+    fn push(&mut self, batch: &RecordBatch, first: u64) -> Result<()> {
+        let keys = self.key_types.len();
+        let ts_column = batch.column(keys);
+        let ts = micros_of(ts_column);
+        let created = self.has_created.then(|| micros_of(batch.column(keys + 1)));
+        let ts_nulls = ts_column.logical_nulls();
+        self.ids
+            .load(&cast_all(&batch.columns()[..keys], &self.key_types)?)?;
+        for (i, &ts) in ts.iter().enumerate() {
+            if ts_nulls.as_ref().is_some_and(|n| n.is_null(i)) {
+                continue;
+            }
+            let Some(id) = self.ids.lookup(i) else {
+                continue;
+            };
+            let position = first + i as u64;
+            let rank = Rank {
+                ts,
+                created: created.as_ref().map_or(i64::MIN, |c| c[i]),
+                seq: position,
+            };
+            self.offers.offer(&self.index, id, rank, position);
+        }
+        Ok(())
+    }
+}
+
+/// The distinct positions among `locations` (all below `total`), ascending, and for each
+/// location the index of its position among them (null where there is none). A bitmap over the
+/// positions, counted per word, does it in linear time without sorting.
+fn distinct_positions(locations: &[Option<Location>], total: u64) -> (Vec<u64>, UInt32Array) {
+    let words = usize::try_from(total.div_ceil(64)).expect("positions fit in memory");
+    let mut bits = vec![0u64; words];
+    for &l in locations.iter().flatten() {
+        bits[(l / 64) as usize] |= 1 << (l % 64);
+    }
+    let mut before = Vec::with_capacity(words);
+    let mut positions = Vec::new();
+    for (w, &word) in bits.iter().enumerate() {
+        before.push(u32::try_from(positions.len()).expect("fewer than 2^32 winners"));
+        let mut rest = word;
+        while rest != 0 {
+            positions.push(w as u64 * 64 + u64::from(rest.trailing_zeros()));
+            rest &= rest - 1;
+        }
+    }
+    let indices = locations
+        .iter()
+        .map(|l| {
+            l.map(|l| {
+                let (w, bit) = ((l / 64) as usize, l % 64);
+                before[w] + (bits[w] & ((1u64 << bit) - 1)).count_ones()
+            })
+        })
+        .collect();
+    (positions, indices)
+}
+
+/// Per field of `schema`: the rows of `batches` (concatenated) at `indices`, null where the
+/// index is; the columns are taken on every core.
+fn take_columns(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    indices: &UInt32Array,
+) -> Result<Vec<ArrayRef>> {
+    let columns = schema.fields().len();
+    let column = |c: usize| -> Result<ArrayRef, arrow::error::ArrowError> {
+        let field = schema.field(c);
+        let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
+        let all = match parts.as_slice() {
+            [] => new_null_array(field.data_type(), 0),
+            [one] => one.slice(0, one.len()),
+            _ => concat(&parts)?,
+        };
+        take(all.as_ref(), indices, None)
+    };
+    let threads = scan::partitions_per_core().clamp(1, columns.max(1));
+    let mut taken: Vec<Option<ArrayRef>> = vec![None; columns];
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    (t..columns)
+                        .step_by(threads)
+                        .map(|c| (c, column(c)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for worker in workers {
+            for (c, array) in worker.join().expect("a gathering thread panicked") {
+                taken[c] = Some(array.map_err(engine("assembling feature values"))?);
+            }
+        }
+        Ok::<_, Error>(())
+    })?;
+    Ok(taken.into_iter().flatten().collect())
 }
 
 /// Feature values of the scanned batches that hold standing offers.

@@ -189,6 +189,37 @@ impl KeyIds {
     }
 }
 
+impl KeyIds {
+    /// Takes in the keys of `other` (a map of the same key types, fed other batches): keys new
+    /// here get the next ids. Returns, per id of `other`, the key's id here.
+    pub(crate) fn absorb(&mut self, other: KeyIds) -> Vec<u32> {
+        let next = |len: usize| u32::try_from(len).expect("fewer than 2^32 distinct keys");
+        match (&mut self.encoding, other.encoding) {
+            (Encoding::Unit { seen }, Encoding::Unit { seen: theirs }) => {
+                *seen |= theirs;
+                if theirs { vec![0] } else { Vec::new() }
+            }
+            (Encoding::Int64 { ids, .. }, Encoding::Int64 { ids: theirs, .. }) => {
+                let mut map = vec![0; theirs.len()];
+                for (key, their_id) in theirs {
+                    let id = next(ids.len());
+                    map[their_id as usize] = *ids.entry(key).or_insert(id);
+                }
+                map
+            }
+            (Encoding::Rows { ids, .. }, Encoding::Rows { ids: theirs, .. }) => {
+                let mut map = vec![0; theirs.len()];
+                for (key, their_id) in theirs {
+                    let id = next(ids.len());
+                    map[their_id as usize] = *ids.entry(key).or_insert(id);
+                }
+                map
+            }
+            _ => unreachable!("key maps of one source share their key types"),
+        }
+    }
+}
+
 /// The id of the 64-bit integer key `key`, assigning the next id to a new key (one probe).
 fn int64_id(ids: &mut foldhash::HashMap<i64, u32>, key: i64) -> KeyId {
     let next = u32::try_from(ids.len()).expect("fewer than 2^32 distinct keys");
@@ -289,6 +320,41 @@ mod tests {
                     KeyId::New(2)
                 ]
             );
+        }
+    }
+
+    #[test]
+    fn absorbing_another_map_keeps_ids_and_maps_the_others() {
+        for types in [
+            vec![],
+            vec![DataType::Int64],
+            vec![DataType::Int64, DataType::Int64],
+        ] {
+            let column = |v: Vec<i64>| -> Vec<ArrayRef> {
+                vec![Arc::new(Int64Array::from(v)) as ArrayRef; types.len()]
+            };
+            let mut mine = KeyIds::new(&types).unwrap();
+            mine.load(&column(vec![10, 20])).unwrap();
+            let mine_ids: Vec<_> = (0..2).map(|i| mine.id(i)).collect();
+            let mut theirs = KeyIds::new(&types).unwrap();
+            theirs.load(&column(vec![30, 20, 40])).unwrap();
+            let their_ids: Vec<_> = (0..3).map(|i| theirs.id(i)).collect();
+            let map = mine.absorb(theirs);
+            mine.load(&column(vec![10, 20, 30, 40])).unwrap();
+            let now: Vec<_> = (0..4).map(|i| mine.lookup(i).unwrap()).collect();
+            let id = |k: KeyId| match k {
+                KeyId::Known(id) | KeyId::New(id) => id as usize,
+                KeyId::Null => unreachable!(),
+            };
+            // Keys already known keep their ids; theirs map to the ids the keys have now.
+            assert_eq!(now[0] as usize, id(mine_ids[0]));
+            assert_eq!(now[1] as usize, id(mine_ids[1]));
+            for (their, key) in [(0, 2), (1, 1), (2, 3)] {
+                if !types.is_empty() {
+                    assert_eq!(map[id(their_ids[their])], now[key]);
+                }
+            }
+            assert_eq!(mine.len(), if types.is_empty() { 1 } else { 4 });
         }
     }
 

@@ -1,6 +1,13 @@
-//! The latest row per entity key in a time range (materialization's read path): a DataFusion scan
-//! of only the needed columns with the range pushed down, feeding [`LatestByKey`], a streaming
-//! operator whose memory is bounded by the number of distinct keys, not rows.
+//! The latest row per entity key in a time range (materialization's read path), in memory bounded
+//! by the number of distinct keys, not rows.
+//!
+//! - Parquet sources: two passes ([`parquet_rows`](crate::parquet_rows)). The keys and timestamps
+//!   of every row are read in one partition per core, each ranked per key by [`LatestPositions`]
+//!   (which holds one rank per key and no column values); the partitions' ranks are merged, and
+//!   all columns are then read for the winning rows only. At 10M rows of 100k keys that decodes
+//!   the feature columns of 1 % of the rows.
+//! - CSV sources: a DataFusion scan with the range pushed down, feeding [`LatestByKey`], a
+//!   streaming operator that keeps the batches holding winners and compacts them.
 //!
 //! Per key the winner is the row with the greatest event timestamp, then the greatest created
 //! timestamp (null created sorts first); on a full tie the row read last wins (files in path
@@ -11,19 +18,23 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::buffer::{BooleanBuffer, NullBuffer};
 use arrow::compute::interleave;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMicrosecondType};
 use arrow::error::ArrowError;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use larder_core::model::{CREATED_TS_COLUMN, EVENT_TS_COLUMN, FeatureView};
+use tokio::task::JoinSet;
 
 use crate::columns::{Projected, ViewColumns};
 use crate::error::{Error, Result, engine};
 use crate::keys::{KeyId, KeyIds};
-use crate::scan::{BatchStream, Scan, TimeRange};
+use crate::parquet_rows::ParquetRows;
+use crate::pit_join::Rank;
+use crate::scan::{BatchStream, SCAN_BATCH_ROWS, Scan, TimeRange, partitions_per_core};
 use crate::source::SourceFiles;
-use crate::time::{micros, to_utc_micros_ref, utc_micros_type};
+use crate::time::{micros, to_utc_micros, to_utc_micros_ref, utc_micros_type};
 use crate::{LatestRows, RecordBatchStream};
 
 /// Rows per output batch.
@@ -59,16 +70,222 @@ pub(crate) async fn pull_latest(
         ts_column: &columns.ts,
         range,
     };
+    let out_schema = output_schema(&schema, &projection);
+    if let Some(rows) = ParquetRows::plan(&files, &schema, &columns.ts, range)? {
+        return pull_latest_late(rows, &columns, range, out_schema).await;
+    }
     // One partition: the winners of two partitions would be folded a second time, and each
     // partition's reader holds a whole row group in memory, which costs more memory than the
     // second core saves time here.
     let input = scan.run_partitioned(1).await?.pop().expect("one partition");
-    let out_schema = output_schema(&schema, &projection);
     let operator = LatestByKey::new(out_schema, columns.keys.len(), columns.created.is_some())?;
     Ok(LatestRows {
         rows: operator.into_stream(input),
         source_rows: files.parquet_row_count(),
     })
+}
+
+/// [`pull_latest`] of a Parquet source, in two passes: the keys and timestamps of every row,
+/// read in one partition per core and ranked per key there ([`LatestPositions`]); then all
+/// columns of the winning rows only, streamed in read order.
+async fn pull_latest_late(
+    rows: ParquetRows,
+    columns: &ViewColumns,
+    range: TimeRange,
+    out_schema: SchemaRef,
+) -> Result<LatestRows> {
+    let source_rows = Some(rows.file_rows());
+    let key_types: Vec<DataType> = out_schema.fields()[..columns.keys.len()]
+        .iter()
+        .map(|f| f.data_type().clone())
+        .collect();
+    let has_created = columns.created.is_some();
+    let partitions = rows.read_all(
+        &columns.rank_projection(),
+        partitions_per_core(),
+        SCAN_BATCH_ROWS,
+    )?;
+    let mut tasks = JoinSet::new();
+    for (p, (first, mut stream)) in partitions.into_iter().enumerate() {
+        let mut ranks = LatestPositions::new(&key_types, has_created, range)?;
+        tasks.spawn(async move {
+            let mut position = first;
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                ranks.push(&batch, position)?;
+                position += batch.num_rows() as u64;
+            }
+            Ok::<_, Error>((p, ranks))
+        });
+    }
+    let mut parts = Vec::with_capacity(tasks.len());
+    while let Some(done) = tasks.join_next().await {
+        parts.push(done.map_err(engine("ranking a partition of the source"))??);
+    }
+    parts.sort_by_key(|(p, _)| *p);
+    let mut parts = parts.into_iter().map(|(_, part)| part);
+    let winners = match parts.next() {
+        Some(mut all) => {
+            for part in parts {
+                all.merge(part);
+            }
+            all.into_winners()
+        }
+        None => Vec::new(),
+    };
+    let streams = rows.read_selected(
+        &columns.projection(),
+        &winners,
+        partitions_per_core(),
+        OUTPUT_BATCH_ROWS,
+    )?;
+    let schema = out_schema.clone();
+    let batches = futures::stream::iter(streams)
+        .flatten()
+        .map(move |batch| normalize(&schema, has_created, batch?))
+        .boxed();
+    Ok(LatestRows {
+        rows: RecordBatchStream {
+            schema: out_schema,
+            batches,
+        },
+        source_rows,
+    })
+}
+
+/// Per entity key, the position of its latest row in the range: the first pass of
+/// [`pull_latest_late`]. Fed batches of the key columns, the event timestamp and optionally the
+/// created timestamp, each with the position of its first row. Memory: the distinct keys.
+#[derive(Debug)]
+struct LatestPositions {
+    keys: KeyIds,
+    key_count: usize,
+    has_created: bool,
+    range: TimeRange,
+    /// Per key id: the best row's rank (event ts, created ts, position).
+    best: Vec<Rank>,
+    null_keys: u64,
+    /// The key ids of the batch being pushed (kept to reuse its allocation).
+    row_ids: Vec<KeyId>,
+}
+
+/// A rank below every row's (a key's best before any of its rows is seen).
+const NO_RANK: Rank = Rank {
+    ts: i64::MIN,
+    created: i64::MIN,
+    seq: 0,
+};
+
+impl LatestPositions {
+    fn new(key_types: &[DataType], has_created: bool, range: TimeRange) -> Result<Self> {
+        Ok(LatestPositions {
+            keys: KeyIds::new(key_types)?,
+            key_count: key_types.len(),
+            has_created,
+            range,
+            best: Vec::new(),
+            null_keys: 0,
+            row_ids: Vec::new(),
+        })
+    }
+
+    /// Ranks the rows of `batch`, the first at position `first`.
+    fn push(&mut self, batch: &RecordBatch, first: u64) -> Result<()> {
+        let rows = batch.num_rows();
+        let not_timestamp = |column: &ArrayRef| {
+            engine("ranking the latest rows")(ArrowError::SchemaError(format!(
+                "a timestamp column has type {}",
+                column.data_type()
+            )))
+        };
+        let ts_column = batch.column(self.key_count);
+        let ts = to_utc_micros(ts_column).ok_or_else(|| not_timestamp(ts_column))?;
+        let created = match self.has_created {
+            true => {
+                let c = batch.column(self.key_count + 1);
+                Some(to_utc_micros(c).ok_or_else(|| not_timestamp(c))?)
+            }
+            false => None,
+        };
+        // Rows without an event time in the range rank nowhere.
+        let (start, end) = (
+            self.range.start.unwrap_or(i64::MIN),
+            self.range.end.unwrap_or(i64::MAX),
+        );
+        let times = ts.values();
+        let in_range = NullBuffer::new(BooleanBuffer::collect_bool(rows, |i| {
+            ts.is_valid(i) && (start..=end).contains(&times[i])
+        }));
+        self.keys.load(&batch.columns()[..self.key_count])?;
+        let mut ids = std::mem::take(&mut self.row_ids);
+        self.keys.ids(rows, Some(&in_range), &mut ids);
+        for (i, &id) in ids.iter().enumerate() {
+            let rank = || Rank {
+                ts: times[i],
+                created: created.as_ref().map_or(i64::MIN, |c| {
+                    if c.is_null(i) { i64::MIN } else { c.value(i) }
+                }),
+                seq: first + i as u64,
+            };
+            match id {
+                KeyId::Null => self.null_keys += u64::from(in_range.is_valid(i)),
+                KeyId::New(_) => self.best.push(rank()),
+                KeyId::Known(k) => {
+                    let rank = rank();
+                    let best = &mut self.best[k as usize];
+                    if rank > *best {
+                        *best = rank;
+                    }
+                }
+            }
+        }
+        self.row_ids = ids;
+        Ok(())
+    }
+
+    /// Folds in the ranks of another part of the source.
+    fn merge(&mut self, other: LatestPositions) {
+        let ids = self.keys.absorb(other.keys);
+        self.best.resize(self.keys.len(), NO_RANK);
+        for (their, rank) in other.best.into_iter().enumerate() {
+            let best = &mut self.best[ids[their] as usize];
+            if rank > *best {
+                *best = rank;
+            }
+        }
+        self.null_keys += other.null_keys;
+    }
+
+    /// The positions of the winning rows, ascending.
+    fn into_winners(self) -> Vec<u64> {
+        if self.null_keys > 0 {
+            tracing::warn!(
+                rows = self.null_keys,
+                "skipped rows whose join key is null: they identify no entity"
+            );
+        }
+        let mut winners: Vec<u64> = self.best.iter().map(|r| r.seq).collect();
+        winners.sort_unstable();
+        winners
+    }
+}
+
+/// `batch` (keys, features, event ts[, created ts]) with the output `schema`: timestamps
+/// converted to µs UTC.
+fn normalize(schema: &SchemaRef, has_created: bool, batch: RecordBatch) -> Result<RecordBatch> {
+    let n = batch.num_columns();
+    let first_ts = n - 1 - usize::from(has_created);
+    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    for column in &mut columns[first_ts..] {
+        *column = to_utc_micros_ref(column).ok_or_else(|| {
+            let e = ArrowError::SchemaError(format!(
+                "a timestamp column has type {}",
+                column.data_type()
+            ));
+            engine("reading the latest rows")(e)
+        })?;
+    }
+    RecordBatch::try_new(schema.clone(), columns).map_err(engine("assembling the latest rows"))
 }
 
 /// The source's time columns as named in its files (for CSV type inference).
@@ -174,7 +391,7 @@ impl LatestByKey {
 
     /// Folds one batch into the per-key winners.
     pub(crate) fn push(&mut self, batch: RecordBatch) -> Result<()> {
-        let batch = self.normalize(batch)?;
+        let batch = normalize(&self.schema, self.has_created, batch)?;
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -247,24 +464,6 @@ impl LatestByKey {
         if let Some(batch) = self.retained[b as usize].take() {
             self.retained_rows -= batch.num_rows();
         }
-    }
-
-    /// The batch with the output schema: timestamps converted to µs UTC.
-    fn normalize(&self, batch: RecordBatch) -> Result<RecordBatch> {
-        let n = batch.num_columns();
-        let first_ts = n - 1 - usize::from(self.has_created);
-        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-        for column in &mut columns[first_ts..] {
-            *column = to_utc_micros_ref(column).ok_or_else(|| {
-                let e = ArrowError::SchemaError(format!(
-                    "a timestamp column has type {}",
-                    column.data_type()
-                ));
-                engine("reading the latest rows")(e)
-            })?;
-        }
-        RecordBatch::try_new(self.schema.clone(), columns)
-            .map_err(engine("assembling the latest rows"))
     }
 
     /// Brings the retained rows back under 1.5 times the number of keys: batches at least two

@@ -1,16 +1,18 @@
-//! `larder-offline`: the offline store. Reads a view's source files (Parquet, CSV) with Apache
-//! DataFusion and produces Arrow record batch streams: the latest row per entity key for
+//! `larder-offline`: the offline store. Reads a view's source files (Parquet with the Parquet
+//! crate's reader, CSV with Apache DataFusion) and produces Arrow record batch streams: the latest row per entity key for
 //! materialization, and point-in-time correct training sets for historical retrieval.
 //!
 //! DataFusion stays inside this crate: callers see [`RecordBatchStream`]s of plain Arrow batches.
 //!
 //! - [`OfflineStore`]: the trait; [`FileOfflineStore`]: its implementation over Parquet/CSV files.
-//! - [`OfflineStore::pull_latest`]: a DataFusion scan (needed columns, time range pushed down into
-//!   Parquet row-group pruning) feeding a streaming latest-row-per-key operator whose memory is
-//!   bounded by the number of keys.
+//! - [`OfflineStore::pull_latest`]: the latest row per key, in memory bounded by the number of
+//!   keys. Parquet sources are read in two passes: keys and timestamps of every row in the row
+//!   groups the time range may touch, then all columns of the winning rows only. CSV sources
+//!   go through a DataFusion scan (time range pushed down) into a streaming operator.
 //! - [`OfflineStore::get_historical_features`]: Larder's own as-of join (not a DataFusion range
-//!   join): entity rows indexed by key and time, the source streamed past them once, memory
-//!   bounded by the entity rows whatever the source's size.
+//!   join): entity rows indexed by key and time, the source's keys and timestamps streamed past
+//!   them once, then (Parquet) the feature columns of the winning rows only; memory bounded by
+//!   the entity rows whatever the source's size.
 //! - [`OfflineStore::write_rows`]: pushed rows become new files next to the source's data.
 //!
 //! ```
@@ -67,6 +69,7 @@ mod historical;
 mod join;
 mod keys;
 mod latest;
+mod parquet_rows;
 mod pit_join;
 mod scan;
 mod source;

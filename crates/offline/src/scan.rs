@@ -1,6 +1,8 @@
 //! Reading a source with DataFusion: only the needed columns, renamed to their output names, and a
 //! time-range filter on the event timestamp that DataFusion pushes into the Parquet scan (row
-//! groups whose statistics lie outside the range are skipped).
+//! groups whose statistics lie outside the range are skipped). Materialization and historical
+//! retrieval read Parquet sources in two passes instead ([`parquet_rows`](crate::parquet_rows));
+//! this scan serves CSV sources.
 //!
 //! Rows have a fixed read order (files sorted by path, rows in file order); ties that remain after
 //! (event, created) timestamps are broken by that order. [`Scan::run_partitioned`] splits the files
@@ -11,7 +13,6 @@
 //! decoded on its own task, a few batches ahead of the consumer, so decoding overlaps Larder's own
 //! operators on a multi-threaded runtime.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -19,30 +20,26 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
-use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::parquet::ParquetRowSelection;
-use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, FileScanConfigBuilder};
+use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::DataFusionError;
 use datafusion::physical_plan::common::spawn_buffered;
 use datafusion::physical_plan::{
-    ChildrenPropertiesMode, ExecutionPlan, ExecutionPlanProperties, ReplaceChildrenOptions,
-    SendableRecordBatchStream, execute_stream_partitioned,
+    ExecutionPlan, ExecutionPlanProperties, SendableRecordBatchStream, execute_stream_partitioned,
 };
 use datafusion::prelude::{
     CsvReadOptions, DataFrame, Expr, ParquetReadOptions, SessionConfig, SessionContext, ident, lit,
 };
 use futures::{Stream, StreamExt};
 use larder_core::model::FileFormat;
-use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 
 use crate::columns::Projected;
 use crate::error::{Result, engine};
-use crate::source::{SourceFiles, parquet_metadata};
+use crate::source::SourceFiles;
 use crate::time::bound_in_unit;
 
 /// Rows per batch DataFusion produces.
-const SCAN_BATCH_ROWS: usize = 8192;
+pub(crate) const SCAN_BATCH_ROWS: usize = 8192;
 /// Batches decoded ahead of the consumer.
 const READ_AHEAD_BATCHES: usize = 4;
 
@@ -106,19 +103,7 @@ impl Scan<'_> {
             .create_physical_plan()
             .await
             .map_err(engine(context.clone()))?;
-        let split = (partitions > 1)
-            .then(|| self.split_by_rows(&plan, partitions))
-            .flatten();
-        let (plan, order) = match split {
-            Some(plan) => {
-                let n = plan.output_partitioning().partition_count();
-                (plan, Some((0..n).collect()))
-            }
-            None => {
-                let order = self.partition_order(&plan);
-                (plan, order)
-            }
-        };
+        let order = self.partition_order(&plan);
         let Some(order) = order else {
             if partitions > 1 {
                 tracing::debug!(source = %self.files.name, "scan partitions' order unknown; reading in one");
@@ -145,82 +130,6 @@ impl Scan<'_> {
                     .boxed()
             })
             .collect())
-    }
-
-    /// `plan` with its Parquet scan re-split into up to `partitions` partitions of (nearly) equal
-    /// row counts, partition `p` reading the `p`-th contiguous run of rows in read order, even
-    /// within a row group (a row selection; the pages before and after it are skipped
-    /// undecoded). DataFusion splits by byte ranges of whole row groups, so a file of one row
-    /// group would be decoded on one core. `None` when the plan or the files do not allow it.
-    fn split_by_rows(
-        &self,
-        plan: &Arc<dyn ExecutionPlan>,
-        partitions: usize,
-    ) -> Option<Arc<dyn ExecutionPlan>> {
-        if self.files.format != FileFormat::Parquet {
-            return None;
-        }
-        let config = file_scan(plan)?;
-        let planned: HashMap<&str, &PartitionedFile> = config
-            .file_groups
-            .iter()
-            .flat_map(|g| g.files())
-            .map(|f| (f.object_meta.location.as_ref(), f))
-            .collect();
-        // Every file once, in read order, with its row count.
-        let mut files = Vec::with_capacity(self.files.files.len());
-        for path in &self.files.files {
-            let file = planned.get(object_location(path).as_str())?;
-            let rows = parquet_metadata(path, &self.files.name)
-                .ok()?
-                .metadata()
-                .file_metadata()
-                .num_rows();
-            let mut file = (*file).clone();
-            file.range = None;
-            files.push((file, usize::try_from(rows).ok()?));
-        }
-        let total: usize = files.iter().map(|(_, rows)| rows).sum();
-        let mut groups = Vec::with_capacity(partitions);
-        for p in 0..partitions {
-            let (lo, hi) = (total * p / partitions, total * (p + 1) / partitions);
-            let mut group = Vec::new();
-            let mut start = 0;
-            for (file, rows) in &files {
-                let (from, to) = (lo.max(start), hi.min(start + rows));
-                if from < to {
-                    let (skip, take) = (from - start, to - from);
-                    let file = if take == *rows {
-                        file.clone()
-                    } else {
-                        let mut selectors = Vec::with_capacity(3);
-                        if skip > 0 {
-                            selectors.push(RowSelector::skip(skip));
-                        }
-                        selectors.push(RowSelector::select(take));
-                        if skip + take < *rows {
-                            selectors.push(RowSelector::skip(rows - skip - take));
-                        }
-                        file.clone()
-                            .with_extension(ParquetRowSelection::new(RowSelection::from(selectors)))
-                    };
-                    group.push(file);
-                }
-                start += rows;
-            }
-            if !group.is_empty() {
-                groups.push(FileGroup::new(group));
-            }
-        }
-        if groups.len() < 2 {
-            return None;
-        }
-        let count = groups.len();
-        let config = FileScanConfigBuilder::from(config.clone())
-            .with_file_groups(groups)
-            .build();
-        let split = replace_scan(plan, DataSourceExec::from_data_source(config))?;
-        (split.output_partitioning().partition_count() == count).then_some(split)
     }
 
     /// The plan's partitions in read order, from the file ranges its scan assigned to each
@@ -325,22 +234,6 @@ fn session(partitions: usize) -> SessionContext {
 fn object_location(path: &Path) -> String {
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     path.to_string_lossy().trim_start_matches('/').to_string()
-}
-
-/// `plan` (single-input operators over a scan) with its scan replaced by `scan`.
-fn replace_scan(
-    plan: &Arc<dyn ExecutionPlan>,
-    scan: Arc<dyn ExecutionPlan>,
-) -> Option<Arc<dyn ExecutionPlan>> {
-    if plan.downcast_ref::<DataSourceExec>().is_some() {
-        return Some(scan);
-    }
-    let child = match plan.children().as_slice() {
-        [child] => replace_scan(child, scan)?,
-        _ => return None,
-    };
-    let options = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute);
-    Arc::clone(plan).replace_children(vec![child], options).ok()
 }
 
 /// The file scan at the bottom of a single-input `plan`.

@@ -194,12 +194,16 @@ pub(crate) fn csv_schema(file: &Path, what: &str, timestamp_columns: &[&str]) ->
     Ok(Arc::new(Schema::new(fields)))
 }
 
-/// The type a CSV column is read as: timestamp columns become UTC timestamps, naive timestamps
-/// are read as UTC, and all-empty columns as strings.
+/// The type a CSV column is read as: timestamp columns become UTC timestamps (even when the
+/// sample holds no value), naive timestamps are read as UTC, and other all-empty columns strings.
 fn csv_field(field: &Field, timestamp_columns: &[&str]) -> Field {
     let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     let data_type = match field.data_type() {
-        DataType::Utf8 | DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)
+        DataType::Utf8
+        | DataType::Date32
+        | DataType::Date64
+        | DataType::Timestamp(..)
+        | DataType::Null
             if timestamp_columns.contains(&field.name().as_str()) =>
         {
             utc

@@ -82,6 +82,18 @@ pub(crate) fn write_parquet_groups(path: &Path, batch: &RecordBatch, group_rows:
     writer.close().unwrap();
 }
 
+/// Writes `batch` as a CSV file with a header row (timestamps in RFC 3339, nulls empty).
+pub(crate) fn write_csv(path: &Path, batch: &RecordBatch) {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = arrow::csv::WriterBuilder::new()
+        .with_header(true)
+        .build(file);
+    writer.write(batch).unwrap();
+}
+
 /// A batch from named columns.
 pub(crate) fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
     RecordBatch::try_from_iter_with_nullable(columns.into_iter().map(|(n, a)| (n, a, true)))

@@ -50,9 +50,15 @@ fn trips_view(source: DataSource) -> FeatureView {
     )
 }
 
+/// The latest trips per driver, in driver order.
 async fn latest_trips(store: &FileOfflineStore, v: &FeatureView) -> Vec<Option<i64>> {
     let got = collect(store.pull_latest(v, utc(T0), utc(T1)).await.unwrap().rows).await;
-    i64s(&got, "trips")
+    let mut rows: Vec<_> = i64s(&got, "driver_id")
+        .into_iter()
+        .zip(i64s(&got, "trips"))
+        .collect();
+    rows.sort_unstable();
+    rows.into_iter().map(|(_, trips)| trips).collect()
 }
 
 #[tokio::test]
