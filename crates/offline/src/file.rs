@@ -37,10 +37,11 @@ impl FileOfflineStore {
         }
     }
 
-    /// Sets how many source rows' feature values the point-in-time join may hold beyond twice
-    /// the entity rows (default [`DEFAULT_JOIN_BUFFER_ROWS`]). The join streams the source once;
-    /// rows that may still be an entity row's answer are kept, and the kept rows are compacted
-    /// to exactly those whenever this slack is used up. Smaller: less memory, more compactions.
+    /// Sets how many source rows' feature values the point-in-time join of a CSV source may hold
+    /// beyond twice the entity rows (default [`DEFAULT_JOIN_BUFFER_ROWS`]). The join streams the
+    /// source once; rows that may still be an entity row's answer are kept, and the kept rows are
+    /// compacted to exactly those whenever this slack is used up. Smaller: less memory, more
+    /// compactions. (A Parquet source's feature values are read only once the answers are known.)
     pub fn with_join_buffer_rows(mut self, rows: usize) -> Self {
         self.join_buffer_rows = rows.max(1);
         self

@@ -247,12 +247,15 @@ impl ParquetRows {
                     Some(Message::Batch(batch)) => Some((Ok(batch), Some(rx))),
                     Some(Message::Done) => None,
                     Some(Message::Failed(e)) => Some((Err(e), None)),
-                    None => Some((
-                        Err(Error::Request(format!(
-                            "the reader of source `{source}` stopped before the end of its rows"
-                        ))),
-                        None,
-                    )),
+                    None => {
+                        let stopped = std::io::Error::other(
+                            "the reader thread stopped before the end of its rows",
+                        );
+                        Some((
+                            Err(engine(format!("reading source `{source}`"))(stopped)),
+                            None,
+                        ))
+                    }
                 }
             }
         })
