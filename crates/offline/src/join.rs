@@ -35,7 +35,7 @@ use crate::error::{Error, Result, engine};
 use crate::keys::{KeyId, KeyIds};
 use crate::latest::{OUTPUT_BATCH_ROWS, time_columns};
 use crate::parquet_rows::ParquetRows;
-use crate::pit_join::{EntityIndex, Location, NO_KEY, Offers, Rank};
+use crate::pit_join::{Candidate, EntityIndex, Location, NO_KEY, OfferScratch, Offers, Rank};
 use crate::scan::{self, SCAN_BATCH_ROWS, Scan, TimeRange};
 use crate::source::SourceFiles;
 use crate::time::{to_utc_micros, utc_micros_type, values_or};
@@ -137,6 +137,9 @@ impl<'a> ViewJoin<'a> {
                 index: Arc::clone(index),
                 key_types: self.keys.types.clone(),
                 has_created: self.columns.created.is_some(),
+                candidates: Vec::new(),
+                scratch: OfferScratch::default(),
+                row_ids: Vec::new(),
             };
             tasks.spawn(async move {
                 let mut position = first;
@@ -207,6 +210,9 @@ impl<'a> ViewJoin<'a> {
                 has_created: self.columns.created.is_some(),
                 feature_columns: self.feature_columns(),
                 next_seq: (p as u64) << PARTITION_SHIFT,
+                candidates: Vec::new(),
+                scratch: OfferScratch::default(),
+                row_ids: Vec::new(),
             };
             tasks.spawn(async move {
                 while let Some(batch) = stream.next().await {
@@ -280,6 +286,11 @@ struct PartitionJoin {
     feature_columns: Vec<usize>,
     /// The read-order number of the next row.
     next_seq: u64,
+    /// The current batch's rows to offer, and scratch space for offering them (reused).
+    candidates: Vec<Candidate>,
+    scratch: OfferScratch,
+    /// The current batch's key ids (reused).
+    row_ids: Vec<u32>,
 }
 
 impl PartitionJoin {
@@ -296,21 +307,26 @@ impl PartitionJoin {
             &self.key_types,
         )?)?;
         let b = self.kept.next_batch();
-        let mut stands = false;
-        for (i, &ts) in ts.iter().enumerate() {
-            if ts_nulls.as_ref().is_some_and(|n| n.is_null(i)) {
+        self.candidates.clear();
+        self.ids.lookup_all(ts.len(), NO_KEY, &mut self.row_ids);
+        for (i, (&ts, &id)) in ts.iter().zip(&self.row_ids).enumerate() {
+            if id == NO_KEY || ts_nulls.as_ref().is_some_and(|n| n.is_null(i)) {
                 continue;
             }
-            let Some(id) = self.ids.lookup(i) else {
-                continue;
-            };
             let rank = Rank {
                 ts,
                 created: created.as_ref().map_or(i64::MIN, |c| c[i]),
                 seq: self.next_seq + i as u64,
             };
-            stands |= self.offers.offer(&self.index, id, rank, location(b, i));
+            self.candidates.push(Candidate {
+                id,
+                rank,
+                location: location(b, i),
+            });
         }
+        let stands = self
+            .offers
+            .offer_all(&self.index, &self.candidates, &mut self.scratch);
         self.next_seq += batch.num_rows() as u64;
         if stands {
             let values = batch
@@ -331,6 +347,11 @@ struct PartitionOffers {
     offers: Offers,
     key_types: Vec<DataType>,
     has_created: bool,
+    /// The current batch's rows to offer, and scratch space for offering them (reused).
+    candidates: Vec<Candidate>,
+    scratch: OfferScratch,
+    /// The current batch's key ids (reused).
+    row_ids: Vec<u32>,
 }
 
 impl PartitionOffers {
@@ -343,21 +364,26 @@ impl PartitionOffers {
         let ts_nulls = ts_column.logical_nulls();
         self.ids
             .load(&cast_all(&batch.columns()[..keys], &self.key_types)?)?;
-        for (i, &ts) in ts.iter().enumerate() {
-            if ts_nulls.as_ref().is_some_and(|n| n.is_null(i)) {
+        self.candidates.clear();
+        self.ids.lookup_all(ts.len(), NO_KEY, &mut self.row_ids);
+        for (i, (&ts, &id)) in ts.iter().zip(&self.row_ids).enumerate() {
+            if id == NO_KEY || ts_nulls.as_ref().is_some_and(|n| n.is_null(i)) {
                 continue;
             }
-            let Some(id) = self.ids.lookup(i) else {
-                continue;
-            };
             let position = first + i as u64;
             let rank = Rank {
                 ts,
                 created: created.as_ref().map_or(i64::MIN, |c| c[i]),
                 seq: position,
             };
-            self.offers.offer(&self.index, id, rank, position);
+            self.candidates.push(Candidate {
+                id,
+                rank,
+                location: position,
+            });
         }
+        self.offers
+            .offer_all(&self.index, &self.candidates, &mut self.scratch);
         Ok(())
     }
 }

@@ -190,6 +190,33 @@ impl KeyIds {
 }
 
 impl KeyIds {
+    /// The ids of the loaded batch's first `rows` rows, as [`KeyIds::lookup`] gives them, into
+    /// `out` (cleared first), `absent` where a key is unknown or null. One tight pass over the
+    /// batch lets the hash probes' cache misses overlap.
+    pub(crate) fn lookup_all(&self, rows: usize, absent: u32, out: &mut Vec<u32>) {
+        out.clear();
+        out.reserve(rows);
+        match &self.encoding {
+            Encoding::Int64 { values, ids } => out.extend(
+                values.values()[..rows]
+                    .iter()
+                    .map(|key| ids.get(key).copied().unwrap_or(absent)),
+            ),
+            _ => out.extend((0..rows).map(|i| self.lookup(i).unwrap_or(absent))),
+        }
+        if let Some(nulls) = &self.nulls {
+            for i in nulls
+                .iter()
+                .take(rows)
+                .enumerate()
+                .filter(|(_, v)| !v)
+                .map(|(i, _)| i)
+            {
+                out[i] = absent;
+            }
+        }
+    }
+
     /// Takes in the keys of `other` (a map of the same key types, fed other batches): keys new
     /// here get the next ids. Returns, per id of `other`, the key's id here.
     pub(crate) fn absorb(&mut self, other: KeyIds) -> Vec<u32> {
@@ -279,6 +306,31 @@ mod tests {
         ids.load(&[a]).unwrap();
         assert_eq!((ids.lookup(0), ids.lookup(1)), (Some(1), None));
         assert_eq!(ids.len(), 2);
+    }
+
+    #[test]
+    fn batch_lookups_match_row_lookups_without_assigning_ids() {
+        for types in [
+            vec![DataType::Int64],
+            vec![DataType::Int64, DataType::Int64],
+        ] {
+            let known: ArrayRef = Arc::new(Int64Array::from(vec![7, 8]));
+            let mut ids = KeyIds::new(&types).unwrap();
+            ids.load(&vec![known; types.len()]).unwrap();
+            ids.ids(2, None, &mut Vec::new());
+            let a: ArrayRef = Arc::new(Int64Array::from(vec![Some(8), None, Some(9), Some(7)]));
+            ids.load(&vec![a; types.len()]).unwrap();
+            let mut got = Vec::new();
+            ids.lookup_all(4, u32::MAX, &mut got);
+            let expected: Vec<u32> = (0..4).map(|i| ids.lookup(i).unwrap_or(u32::MAX)).collect();
+            assert_eq!(got, expected);
+            assert_eq!(
+                got,
+                [1, u32::MAX, u32::MAX, 0],
+                "null and unknown keys are absent"
+            );
+            assert_eq!(ids.len(), 2);
+        }
     }
 
     #[test]

