@@ -497,13 +497,11 @@ impl KeptRows {
 
     /// Replaces the kept batches with one holding exactly the standing offers' rows.
     fn compact(&mut self, offers: &mut Offers) -> Result<()> {
-        let indices: Vec<(usize, usize)> = offers.standing().map(|l| unpack(*l)).collect();
+        let indices: Vec<(usize, usize)> = offers.standing().map(unpack).collect();
         let batches: Vec<&RecordBatch> = self.batches.iter().collect();
         let merged = interleave_record_batch(&batches, &indices)
             .map_err(engine("compacting kept feature rows"))?;
-        for (k, l) in offers.standing().enumerate() {
-            *l = location(0, k);
-        }
+        offers.relocate_standing(|k, _| location(0, k));
         self.rows = merged.num_rows();
         self.batches = vec![merged];
         Ok(())

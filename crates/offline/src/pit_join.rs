@@ -22,6 +22,8 @@
 //! which are never sorted, held or spilled; feature rows of keys that no entity row asks for are
 //! dropped at once.
 
+use std::num::NonZeroU64;
+
 /// The id of a row whose key is null or (entity side) unknown to the feature side: it never matches.
 pub(crate) const NO_KEY: u32 = u32::MAX;
 
@@ -65,11 +67,26 @@ pub(crate) struct OfferScratch {
     positions: Vec<u32>,
 }
 
-/// The best offer an entity position has received.
+/// The best offer an entity position has received: 32 bytes, and `Option<Offer>` too (the
+/// location is kept inverted, never zero), so an offer never straddles two cache lines.
 #[derive(Debug, Clone, Copy)]
 struct Offer {
     rank: Rank,
-    location: Location,
+    /// `!location`.
+    inverted: NonZeroU64,
+}
+
+impl Offer {
+    fn new(rank: Rank, location: Location) -> Self {
+        Offer {
+            rank,
+            inverted: NonZeroU64::new(!location).expect("a location below u64::MAX"),
+        }
+    }
+
+    fn location(&self) -> Location {
+        !self.inverted.get()
+    }
 }
 
 /// Entity rows sorted by (key id, time): the positions feature rows are offered to. Read-only
@@ -163,12 +180,14 @@ impl EntityIndex {
                 let t = self.times[p];
                 out[self.rows[p] as usize] = best
                     .filter(|b| ttl.is_none_or(|ttl| b.rank.ts >= t.saturating_sub(ttl)))
-                    .map(|b| b.location);
+                    .map(|b| b.location());
             }
         }
         out
     }
 }
+
+const _: () = assert!(std::mem::size_of::<Option<Offer>>() == 32);
 
 /// The best feature row offered to each position of an [`EntityIndex`] (one set per partition
 /// read in parallel; [`Offers::merge`] combines them).
@@ -198,7 +217,7 @@ impl Offers {
             Some(best) if best.rank >= rank => false,
             slot => {
                 self.standing += usize::from(slot.is_none());
-                *slot = Some(Offer { rank, location });
+                *slot = Some(Offer::new(rank, location));
                 true
             }
         }
@@ -248,10 +267,7 @@ impl Offers {
                     Some(best) if best.rank >= c.rank => {}
                     slot => {
                         self.standing += usize::from(slot.is_none());
-                        *slot = Some(Offer {
-                            rank: c.rank,
-                            location: c.location,
-                        });
+                        *slot = Some(Offer::new(c.rank, c.location));
                         stands = true;
                     }
                 }
@@ -261,9 +277,20 @@ impl Offers {
         stands
     }
 
-    /// The locations of the offers still standing (each position's best).
-    pub(crate) fn standing(&mut self) -> impl Iterator<Item = &mut Location> {
-        self.best.iter_mut().flatten().map(|o| &mut o.location)
+    /// The locations of the offers still standing (each position's best), in position order.
+    pub(crate) fn standing(&self) -> impl Iterator<Item = Location> + '_ {
+        self.best.iter().flatten().map(Offer::location)
+    }
+
+    /// Moves the standing offers: the `k`-th (in position order) from location `l` to
+    /// `relocate(k, l)`.
+    pub(crate) fn relocate_standing(
+        &mut self,
+        mut relocate: impl FnMut(usize, Location) -> Location,
+    ) {
+        for (k, o) in self.best.iter_mut().flatten().enumerate() {
+            *o = Offer::new(o.rank, relocate(k, o.location()));
+        }
     }
 
     /// How many positions hold an offer.
@@ -278,10 +305,7 @@ impl Offers {
             let Some(theirs) = theirs else { continue };
             if mine.is_none_or(|m| theirs.rank > m.rank) {
                 self.standing += usize::from(mine.is_none());
-                *mine = Some(Offer {
-                    rank: theirs.rank,
-                    location: relocate(theirs.location),
-                });
+                *mine = Some(Offer::new(theirs.rank, relocate(theirs.location())));
             }
         }
     }
