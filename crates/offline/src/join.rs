@@ -148,6 +148,7 @@ impl<'a> ViewJoin<'a> {
                     part.push(&batch, position)?;
                     position += batch.num_rows() as u64;
                 }
+                part.offer_pending();
                 Ok::<_, Error>((p, part.offers))
             });
         }
@@ -347,7 +348,8 @@ struct PartitionOffers {
     offers: Offers,
     key_types: Vec<DataType>,
     has_created: bool,
-    /// The current batch's rows to offer, and scratch space for offering them (reused).
+    /// The rows gathered to be offered ([`EntityIndex::rows_to_gather`]), and scratch space
+    /// for offering them (reused).
     candidates: Vec<Candidate>,
     scratch: OfferScratch,
     /// The current batch's key ids (reused).
@@ -355,7 +357,8 @@ struct PartitionOffers {
 }
 
 impl PartitionOffers {
-    /// Offers each row of `batch` (keys, event ts[, created ts]), the first at position `first`.
+    /// Gathers each row of `batch` (keys, event ts[, created ts]), the first at position
+    /// `first`, to be offered; the gathered rows are offered once there are enough of them.
     fn push(&mut self, batch: &RecordBatch, first: u64) -> Result<()> {
         let keys = self.key_types.len();
         let ts_column = batch.column(keys);
@@ -364,7 +367,6 @@ impl PartitionOffers {
         let ts_nulls = ts_column.logical_nulls();
         self.ids
             .load(&cast_all(&batch.columns()[..keys], &self.key_types)?)?;
-        self.candidates.clear();
         self.ids.lookup_all(ts.len(), NO_KEY, &mut self.row_ids);
         for (i, (&ts, &id)) in ts.iter().zip(&self.row_ids).enumerate() {
             if id == NO_KEY || ts_nulls.as_ref().is_some_and(|n| n.is_null(i)) {
@@ -382,9 +384,16 @@ impl PartitionOffers {
                 location: position,
             });
         }
-        self.offers
-            .offer_all(&self.index, &self.candidates, &mut self.scratch);
+        if self.candidates.len() >= self.index.rows_to_gather() {
+            self.offer_pending();
+        }
         Ok(())
+    }
+
+    /// Offers the rows gathered so far.
+    fn offer_pending(&mut self) {
+        self.offers
+            .offer_grouped(&self.index, &mut self.candidates, &mut self.scratch);
     }
 }
 
