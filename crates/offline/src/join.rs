@@ -132,14 +132,11 @@ impl<'a> ViewJoin<'a> {
         let mut tasks = JoinSet::new();
         for (p, (first, mut stream)) in streams.into_iter().enumerate() {
             let mut part = PartitionOffers {
-                ids: ids.fork()?,
+                reader: self.candidate_reader(ids)?,
                 offers: index.offers(),
                 index: Arc::clone(index),
-                key_types: self.keys.types.clone(),
-                has_created: self.columns.created.is_some(),
                 candidates: Vec::new(),
                 scratch: OfferScratch::default(),
-                row_ids: Vec::new(),
             };
             tasks.spawn(async move {
                 let mut position = first;
@@ -203,17 +200,14 @@ impl<'a> ViewJoin<'a> {
         let streams = scan.run_partitioned(scan::partitions_per_core()).await?;
         for (p, mut stream) in streams.into_iter().enumerate() {
             let mut part = PartitionJoin {
-                ids: ids.fork()?,
+                reader: self.candidate_reader(ids)?,
                 offers: index.offers(),
                 index: Arc::clone(index),
                 kept: KeptRows::new(features.clone(), buffer_rows),
-                key_types: self.keys.types.clone(),
-                has_created: self.columns.created.is_some(),
                 feature_columns: self.feature_columns(),
                 next_seq: (p as u64) << PARTITION_SHIFT,
                 candidates: Vec::new(),
                 scratch: OfferScratch::default(),
-                row_ids: Vec::new(),
             };
             tasks.spawn(async move {
                 while let Some(batch) = stream.next().await {
@@ -228,6 +222,16 @@ impl<'a> ViewJoin<'a> {
         }
         parts.sort_by_key(|(p, _)| *p);
         Ok(parts.into_iter().map(|(_, part)| part).collect())
+    }
+
+    /// A reader of the source's rows as candidates, with its own fork of `ids`.
+    fn candidate_reader(&self, ids: &KeyIds) -> Result<CandidateReader> {
+        Ok(CandidateReader {
+            ids: ids.fork()?,
+            key_types: self.keys.types.clone(),
+            has_created: self.columns.created.is_some(),
+            row_ids: Vec::new(),
+        })
     }
 
     /// Null features for every entity row.
@@ -277,12 +281,10 @@ impl<'a> ViewJoin<'a> {
 /// One partition of the source being offered to the entity index, on its own task.
 #[derive(Debug)]
 struct PartitionJoin {
-    ids: KeyIds,
+    reader: CandidateReader,
     index: Arc<EntityIndex>,
     offers: Offers,
     kept: KeptRows,
-    key_types: Vec<DataType>,
-    has_created: bool,
     /// The positions of the feature columns in a scanned batch.
     feature_columns: Vec<usize>,
     /// The read-order number of the next row.
@@ -290,41 +292,22 @@ struct PartitionJoin {
     /// The current batch's rows to offer, and scratch space for offering them (reused).
     candidates: Vec<Candidate>,
     scratch: OfferScratch,
-    /// The current batch's key ids (reused).
-    row_ids: Vec<u32>,
 }
 
 impl PartitionJoin {
     /// Offers each row of a scanned `batch` to the entity index, and keeps its feature values
     /// when some offer stands.
     fn push(&mut self, batch: &RecordBatch) -> Result<()> {
-        let n = batch.num_columns();
-        let ts_column = batch.column(n - 1 - usize::from(self.has_created));
-        let ts = micros_of(ts_column);
-        let created = self.has_created.then(|| micros_of(batch.column(n - 1)));
-        let ts_nulls = ts_column.logical_nulls();
-        self.ids.load(&cast_all(
-            &batch.columns()[..self.key_types.len()],
-            &self.key_types,
-        )?)?;
+        let ts_column = batch.num_columns() - 1 - usize::from(self.reader.has_created);
         let b = self.kept.next_batch();
         self.candidates.clear();
-        self.ids.lookup_all(ts.len(), NO_KEY, &mut self.row_ids);
-        for (i, (&ts, &id)) in ts.iter().zip(&self.row_ids).enumerate() {
-            if id == NO_KEY || ts_nulls.as_ref().is_some_and(|n| n.is_null(i)) {
-                continue;
-            }
-            let rank = Rank {
-                ts,
-                created: created.as_ref().map_or(i64::MIN, |c| c[i]),
-                seq: self.next_seq + i as u64,
-            };
-            self.candidates.push(Candidate {
-                id,
-                rank,
-                location: location(b, i),
-            });
-        }
+        self.reader.read(
+            batch,
+            ts_column,
+            self.next_seq,
+            |i| location(b, i),
+            &mut self.candidates,
+        )?;
         let stands = self
             .offers
             .offer_all(&self.index, &self.candidates, &mut self.scratch);
@@ -343,47 +326,27 @@ impl PartitionJoin {
 /// (the first pass of [`ViewJoin::run_late`]): a row's location is its position.
 #[derive(Debug)]
 struct PartitionOffers {
-    ids: KeyIds,
+    reader: CandidateReader,
     index: Arc<EntityIndex>,
     offers: Offers,
-    key_types: Vec<DataType>,
-    has_created: bool,
     /// The rows gathered to be offered ([`EntityIndex::rows_to_gather`]), and scratch space
     /// for offering them (reused).
     candidates: Vec<Candidate>,
     scratch: OfferScratch,
-    /// The current batch's key ids (reused).
-    row_ids: Vec<u32>,
 }
 
 impl PartitionOffers {
     /// Gathers each row of `batch` (keys, event ts[, created ts]), the first at position
     /// `first`, to be offered; the gathered rows are offered once there are enough of them.
     fn push(&mut self, batch: &RecordBatch, first: u64) -> Result<()> {
-        let keys = self.key_types.len();
-        let ts_column = batch.column(keys);
-        let ts = micros_of(ts_column);
-        let created = self.has_created.then(|| micros_of(batch.column(keys + 1)));
-        let ts_nulls = ts_column.logical_nulls();
-        self.ids
-            .load(&cast_all(&batch.columns()[..keys], &self.key_types)?)?;
-        self.ids.lookup_all(ts.len(), NO_KEY, &mut self.row_ids);
-        for (i, (&ts, &id)) in ts.iter().zip(&self.row_ids).enumerate() {
-            if id == NO_KEY || ts_nulls.as_ref().is_some_and(|n| n.is_null(i)) {
-                continue;
-            }
-            let position = first + i as u64;
-            let rank = Rank {
-                ts,
-                created: created.as_ref().map_or(i64::MIN, |c| c[i]),
-                seq: position,
-            };
-            self.candidates.push(Candidate {
-                id,
-                rank,
-                location: position,
-            });
-        }
+        let ts_column = self.reader.key_types.len();
+        self.reader.read(
+            batch,
+            ts_column,
+            first,
+            |i| first + i as u64,
+            &mut self.candidates,
+        )?;
         if self.candidates.len() >= self.index.rows_to_gather() {
             self.offer_pending();
         }
@@ -394,6 +357,58 @@ impl PartitionOffers {
     fn offer_pending(&mut self) {
         self.offers
             .offer_grouped(&self.index, &mut self.candidates, &mut self.scratch);
+    }
+}
+
+/// Reads a partition's scanned batches as candidates for the entity index: key ids looked up
+/// (rows of keys no entity row asks for are dropped), event and created times read.
+#[derive(Debug)]
+struct CandidateReader {
+    ids: KeyIds,
+    key_types: Vec<DataType>,
+    has_created: bool,
+    /// The current batch's key ids (reused).
+    row_ids: Vec<u32>,
+}
+
+impl CandidateReader {
+    /// Appends to `out` a candidate for each row of `batch` with a known key and an event time.
+    /// The key columns come first, the event time is column `ts_column` and the created time,
+    /// if any, follows it; row `i` is `first_seq + i` in read order and kept at `location(i)`.
+    fn read(
+        &mut self,
+        batch: &RecordBatch,
+        ts_column: usize,
+        first_seq: u64,
+        location: impl Fn(usize) -> Location,
+        out: &mut Vec<Candidate>,
+    ) -> Result<()> {
+        let ts_array = batch.column(ts_column);
+        let ts = micros_of(ts_array);
+        let created = self
+            .has_created
+            .then(|| micros_of(batch.column(ts_column + 1)));
+        let ts_nulls = ts_array.logical_nulls();
+        let keys = self.key_types.len();
+        self.ids
+            .load(&cast_all(&batch.columns()[..keys], &self.key_types)?)?;
+        self.ids.lookup_all(ts.len(), NO_KEY, &mut self.row_ids);
+        for (i, (&ts, &id)) in ts.iter().zip(&self.row_ids).enumerate() {
+            if id == NO_KEY || ts_nulls.as_ref().is_some_and(|n| n.is_null(i)) {
+                continue;
+            }
+            let rank = Rank {
+                ts,
+                created: created.as_ref().map_or(i64::MIN, |c| c[i]),
+                seq: first_seq + i as u64,
+            };
+            out.push(Candidate {
+                id,
+                rank,
+                location: location(i),
+            });
+        }
+        Ok(())
     }
 }
 

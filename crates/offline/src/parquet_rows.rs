@@ -249,7 +249,8 @@ impl ParquetRows {
                     Some(Message::Failed(e)) => Some((Err(e), None)),
                     None => {
                         let stopped = std::io::Error::other(
-                            "the reader thread stopped before the end of its rows",
+                            "the reader thread stopped before the end of its rows without saying why (it \
+                             panicked: its message is in the log above); rerun, and report it if it recurs",
                         );
                         Some((
                             Err(engine(format!("reading source `{source}`"))(stopped)),

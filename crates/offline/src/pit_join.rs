@@ -57,17 +57,6 @@ pub(crate) struct Candidate {
 /// the next step uses them.
 const OFFER_CHUNK: usize = 256;
 
-/// A placeholder candidate (never offered).
-const NO_CANDIDATE: Candidate = Candidate {
-    id: 0,
-    rank: Rank {
-        ts: 0,
-        created: 0,
-        seq: 0,
-    },
-    location: 0,
-};
-
 /// No entity position (the row is after every entity time of its key).
 const NO_POSITION: u32 = u32::MAX;
 
@@ -126,10 +115,6 @@ pub(crate) struct EntityIndex {
     rows: Vec<u32>,
     /// How many entity rows there are in all (with and without a key).
     entity_rows: usize,
-    /// How many consecutive key ids make a group of [`Offers::offer_grouped`].
-    keys_per_group: u32,
-    /// From how many positions on [`Offers::offer_grouped`] groups (a constant but in tests).
-    grouped_min_positions: usize,
 }
 
 impl EntityIndex {
@@ -156,11 +141,7 @@ impl EntityIndex {
         for k in 0..key_count {
             order[starts[k] as usize..starts[k + 1] as usize].sort_unstable();
         }
-        let per_key = positions.div_ceil(key_count.max(1)).max(1);
-        let keys_per_group = u32::try_from((GROUP_POSITIONS / per_key).max(1)).unwrap_or(u32::MAX);
         EntityIndex {
-            keys_per_group,
-            grouped_min_positions: GROUPED_MIN_POSITIONS,
             starts,
             times: order.iter().map(|&(t, _)| t).collect(),
             rows: order.iter().map(|&(_, r)| r).collect(),
@@ -180,7 +161,15 @@ impl EntityIndex {
 
     /// Whether [`Offers::offer_grouped`] groups candidates (the index outgrows the caches).
     fn grouped(&self) -> bool {
-        self.times.len() >= self.grouped_min_positions
+        self.times.len() >= GROUPED_MIN_POSITIONS
+    }
+
+    /// How many consecutive key ids make a group of [`Offers::offer_grouped`]: about
+    /// [`GROUP_POSITIONS`] positions' worth.
+    fn keys_per_group(&self) -> u32 {
+        let keys = self.starts.len() - 1;
+        let per_key = self.times.len().div_ceil(keys.max(1)).max(1);
+        u32::try_from((GROUP_POSITIONS / per_key).max(1)).unwrap_or(u32::MAX)
     }
 
     /// Empty offers for this index's positions.
@@ -341,7 +330,22 @@ impl Offers {
             candidates.clear();
             return stands;
         }
-        let group = |c: &Candidate| (c.id / index.keys_per_group) as usize;
+        self.offer_in_groups(index, candidates, index.keys_per_group(), scratch)
+    }
+
+    /// [`Offers::offer_grouped`]'s grouping: `candidates` (left empty) counting-sorted by groups
+    /// of `keys_per_group` consecutive key ids, then offered.
+    fn offer_in_groups(
+        &mut self,
+        index: &EntityIndex,
+        candidates: &mut Vec<Candidate>,
+        keys_per_group: u32,
+        scratch: &mut OfferScratch,
+    ) -> bool {
+        let Some(&first) = candidates.first() else {
+            return false;
+        };
+        let group = |c: &Candidate| (c.id / keys_per_group) as usize;
         let groups = candidates.iter().map(group).max().map_or(0, |g| g + 1);
         let starts = &mut scratch.group_starts;
         starts.clear();
@@ -354,10 +358,7 @@ impl Offers {
         }
         let mut grouped = std::mem::take(&mut scratch.grouped);
         grouped.clear();
-        grouped.resize(
-            candidates.len(),
-            candidates.first().copied().unwrap_or(NO_CANDIDATE),
-        );
+        grouped.resize(candidates.len(), first);
         for c in candidates.iter() {
             let slot = &mut starts[group(c)];
             grouped[*slot] = *c;
@@ -581,16 +582,12 @@ mod tests {
             !batched.offer_all(&index, &candidates, &mut OfferScratch::default()),
             "the same rows again outrank nothing"
         );
-        // Grouped by key range (one key per group here, so the groups reorder the rows).
-        let index = EntityIndex {
-            keys_per_group: 1,
-            grouped_min_positions: 0,
-            ..EntityIndex::new(&e_ids, &e_ts, 8)
-        };
-        assert_eq!(index.rows_to_gather(), GROUPED_OFFER_ROWS);
+        // Grouped by key range (one key per group here, so the groups reorder the rows). An
+        // index this small is not grouped by `offer_grouped` itself: it offers each batch.
+        assert_eq!(index.rows_to_gather(), 1);
         let mut grouped = index.offers();
         let mut rows = candidates.clone();
-        assert!(grouped.offer_grouped(&index, &mut rows, &mut OfferScratch::default()));
+        assert!(grouped.offer_in_groups(&index, &mut rows, 1, &mut OfferScratch::default()));
         assert!(rows.is_empty());
         for ttl in [None, Some(10)] {
             assert_eq!(
