@@ -36,9 +36,13 @@ use crate::keys::{KeyId, KeyIds};
 use crate::latest::{OUTPUT_BATCH_ROWS, time_columns};
 use crate::parquet_rows::ParquetRows;
 use crate::pit_join::{Candidate, EntityIndex, Location, NO_KEY, OfferScratch, Offers, Rank};
-use crate::scan::{self, SCAN_BATCH_ROWS, Scan, TimeRange};
+use crate::scan::{self, BatchStream, SCAN_BATCH_ROWS, Scan, TimeRange};
 use crate::source::SourceFiles;
 use crate::time::{to_utc_micros, utc_micros_type, values_or};
+
+/// Batches of keys and times each first-pass reader decodes ahead (about 200 KB each), enough
+/// to keep the readers busy while the entity rows are indexed.
+const FIRST_PASS_READ_AHEAD: usize = 32;
 
 /// Rows' read order is `partition << PARTITION_SHIFT | row within the partition`.
 const PARTITION_SHIFT: u32 = 44;
@@ -85,16 +89,28 @@ impl<'a> ViewJoin<'a> {
         let Some((lo, hi)) = self.entity.time_bounds() else {
             return Ok(self.all_null(&features));
         };
-        let mut ids = KeyIds::new(&self.keys.types)?;
-        let entity_ids = self.entity_ids(&mut ids)?;
-        let index = Arc::new(EntityIndex::new(&entity_ids, &self.entity.ts, ids.len()));
-        drop(entity_ids);
         let range = TimeRange {
             start: self.ttl.map(|t| lo.saturating_sub(t)),
             end: Some(hi),
         };
-        if let Some(rows) = ParquetRows::plan(&self.files, &self.schema, &self.columns.ts, range)? {
-            return self.run_late(&rows, &ids, &index).await;
+        let rows = ParquetRows::plan(&self.files, &self.schema, &self.columns.ts, range)?;
+        // A Parquet source's first pass starts now: its reader threads decode keys and times
+        // while the entity rows are indexed on this one.
+        let first_pass = match &rows {
+            Some(rows) => Some(rows.read_all(
+                &self.columns.rank_projection(),
+                scan::partitions_per_core(),
+                SCAN_BATCH_ROWS,
+                FIRST_PASS_READ_AHEAD,
+            )?),
+            None => None,
+        };
+        let mut ids = KeyIds::new(&self.keys.types)?;
+        let entity_ids = self.entity_ids(&mut ids)?;
+        let index = Arc::new(EntityIndex::new(&entity_ids, &self.entity.ts, ids.len()));
+        drop(entity_ids);
+        if let (Some(rows), Some(streams)) = (&rows, first_pass) {
+            return self.run_late(rows, streams, &ids, &index).await;
         }
         let parts = self
             .offer_source(range, &ids, &index, &features, buffer_rows)
@@ -115,20 +131,16 @@ impl<'a> ViewJoin<'a> {
     }
 
     /// [`ViewJoin::run`] over a Parquet source, in two passes: the keys and timestamps of every
-    /// candidate row are read in one partition per core and offered to `index` (a row's location
+    /// candidate row, read in one partition per core (`streams`), are offered to `index` (a row's location
     /// is its position); then the feature columns of the winning rows only, each once however
     /// many entity rows it answers.
     async fn run_late(
         &self,
         rows: &ParquetRows,
+        streams: Vec<(u64, BatchStream)>,
         ids: &KeyIds,
         index: &Arc<EntityIndex>,
     ) -> Result<Vec<ArrayRef>> {
-        let streams = rows.read_all(
-            &self.columns.rank_projection(),
-            scan::partitions_per_core(),
-            SCAN_BATCH_ROWS,
-        )?;
         let mut tasks = JoinSet::new();
         for (p, (first, mut stream)) in streams.into_iter().enumerate() {
             let mut part = PartitionOffers {

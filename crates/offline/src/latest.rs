@@ -30,7 +30,7 @@ use tokio::task::JoinSet;
 use crate::columns::{Projected, ViewColumns};
 use crate::error::{Error, Result, engine};
 use crate::keys::{KeyId, KeyIds};
-use crate::parquet_rows::ParquetRows;
+use crate::parquet_rows::{ParquetRows, READ_AHEAD_BATCHES};
 use crate::pit_join::Rank;
 use crate::scan::{BatchStream, SCAN_BATCH_ROWS, Scan, TimeRange, partitions_per_core};
 use crate::source::SourceFiles;
@@ -104,6 +104,7 @@ async fn pull_latest_late(
         &columns.rank_projection(),
         partitions_per_core(),
         SCAN_BATCH_ROWS,
+        READ_AHEAD_BATCHES,
     )?;
     let mut tasks = JoinSet::new();
     for (p, (first, mut stream)) in partitions.into_iter().enumerate() {

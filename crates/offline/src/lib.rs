@@ -70,6 +70,7 @@ mod join;
 mod keys;
 mod latest;
 mod parquet_rows;
+mod parquet_write;
 mod pit_join;
 mod scan;
 mod source;
@@ -90,6 +91,7 @@ use larder_core::model::{DataSource, FeatureView};
 
 pub use error::{Error, Result};
 pub use file::{DEFAULT_JOIN_BUFFER_ROWS, FileOfflineStore};
+pub use parquet_write::{ParallelParquetWriter, training_set_properties};
 
 /// A shared, dynamically typed offline store.
 pub type OfflineStoreRef = Arc<dyn OfflineStore>;

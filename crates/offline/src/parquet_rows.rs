@@ -37,8 +37,8 @@ use crate::scan::{BatchStream, TimeRange};
 use crate::source::{SourceFiles, open, parquet_metadata};
 use crate::time::to_utc_micros;
 
-/// Batches a reader thread decodes ahead of its consumer.
-const READ_AHEAD_BATCHES: usize = 4;
+/// Batches a reader thread decodes ahead of its consumer, unless told otherwise.
+pub(crate) const READ_AHEAD_BATCHES: usize = 4;
 
 /// The candidate rows of a Parquet source, numbered by position.
 #[derive(Debug)]
@@ -122,12 +122,14 @@ impl ParquetRows {
     }
 
     /// Every candidate row's `columns`, in up to `partitions` streams of contiguous positions,
-    /// each with the position of its first row; in position order.
+    /// each with the position of its first row; in position order. Each stream's reader thread
+    /// starts at once and decodes up to `read_ahead` batches before they are asked for.
     pub(crate) fn read_all(
         &self,
         columns: &[Projected],
         partitions: usize,
         batch_rows: usize,
+        read_ahead: usize,
     ) -> Result<Vec<(u64, BatchStream)>> {
         let partitions = partitions.max(1) as u64;
         let mut streams = Vec::new();
@@ -137,7 +139,8 @@ impl ParquetRows {
                 continue;
             }
             let first = run.start;
-            let stream = self.spawn_reader(self.segments(&[run]), columns, batch_rows)?;
+            let stream =
+                self.spawn_reader(self.segments(&[run]), columns, batch_rows, read_ahead)?;
             streams.push((first, stream));
         }
         Ok(streams)
@@ -156,7 +159,14 @@ impl ParquetRows {
         let per = positions.len().div_ceil(partitions).max(1);
         positions
             .chunks(per)
-            .map(|chunk| self.spawn_reader(self.segments(&runs(chunk)), columns, batch_rows))
+            .map(|chunk| {
+                self.spawn_reader(
+                    self.segments(&runs(chunk)),
+                    columns,
+                    batch_rows,
+                    READ_AHEAD_BATCHES,
+                )
+            })
             .collect()
     }
 
@@ -222,6 +232,7 @@ impl ParquetRows {
         segments: Vec<Segment>,
         columns: &[Projected],
         batch_rows: usize,
+        read_ahead: usize,
     ) -> Result<BatchStream> {
         let reader = SegmentReader {
             source: self.source.clone(),
@@ -230,7 +241,7 @@ impl ParquetRows {
             columns: columns.to_vec(),
             batch_rows,
         };
-        let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD_BATCHES);
+        let (tx, rx) = tokio::sync::mpsc::channel(read_ahead.max(1));
         std::thread::Builder::new()
             .name("larder-parquet-read".into())
             .spawn(move || reader.run(&segments, &tx))
@@ -490,7 +501,9 @@ mod tests {
             .unwrap();
         assert_eq!(rows.positions(), 60);
         for partitions in [1, 2, 3, 7] {
-            let parts = rows.read_all(&id_column(), partitions, 4).unwrap();
+            let parts = rows
+                .read_all(&id_column(), partitions, 4, READ_AHEAD_BATCHES)
+                .unwrap();
             let firsts: Vec<u64> = parts.iter().map(|(first, _)| *first).collect();
             let streams = parts.into_iter().map(|(_, s)| s).collect();
             assert_eq!(ids(streams).await, (0..60).collect::<Vec<_>>());
@@ -533,7 +546,7 @@ mod tests {
             .unwrap();
         // File a: groups 7..14, 14..21, 21..28, 28..30; file b: 30..37, 37..44.
         assert_eq!(rows.positions(), 23 + 14);
-        let streams = rows.read_all(&id_column(), 2, 5).unwrap();
+        let streams = rows.read_all(&id_column(), 2, 5, 1).unwrap();
         let got = ids(streams.into_iter().map(|(_, s)| s).collect()).await;
         let expected: Vec<i64> = (7..44).collect();
         assert_eq!(got, expected);

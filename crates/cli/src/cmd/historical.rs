@@ -9,44 +9,40 @@ use anyhow::{Context, Result, bail};
 use arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use larder::offline::EntityRows;
+use larder::offline::{EntityRows, ParallelParquetWriter, training_set_properties};
 use larder::{FeatureSelection, FeatureStore};
-use parquet::arrow::ArrowWriter;
-use parquet::file::properties::WriterProperties;
-use parquet::schema::types::ColumnPath;
 
 use crate::args::HistoricalArgs;
 
 enum Sink {
-    Parquet(ArrowWriter<File>),
-    Csv(arrow::csv::Writer<Box<dyn Write>>),
+    /// Both boxed: each writer carries its buffers inline, and they differ in size.
+    Parquet(Box<ParallelParquetWriter<File>>),
+    Csv(Box<arrow::csv::Writer<Box<dyn Write>>>),
 }
 
 impl Sink {
     fn create(output: &str, schema: arrow::datatypes::SchemaRef) -> Result<Self> {
         if output == "-" {
             let out: Box<dyn Write> = Box::new(std::io::BufWriter::new(std::io::stdout()));
-            return Ok(Sink::Csv(
+            return Ok(Sink::Csv(Box::new(
                 arrow::csv::WriterBuilder::new()
                     .with_header(true)
                     .build(out),
-            ));
+            )));
         }
         let file = File::create(output).with_context(|| format!("cannot create {output}"))?;
         if output.to_ascii_lowercase().ends_with(".csv") {
             let out: Box<dyn Write> = Box::new(std::io::BufWriter::new(file));
-            Ok(Sink::Csv(
+            Ok(Sink::Csv(Box::new(
                 arrow::csv::WriterBuilder::new()
                     .with_header(true)
                     .build(out),
-            ))
+            )))
         } else if output.to_ascii_lowercase().ends_with(".parquet") {
-            let props = writer_properties(&schema);
-            Ok(Sink::Parquet(ArrowWriter::try_new(
-                file,
-                schema,
-                Some(props),
-            )?))
+            let props = training_set_properties(&schema);
+            Ok(Sink::Parquet(Box::new(ParallelParquetWriter::try_new(
+                file, schema, props,
+            )?)))
         } else {
             bail!(
                 "output `{output}` must end in .parquet or .csv (or be - for CSV on standard output)"
@@ -68,27 +64,11 @@ impl Sink {
                 w.close()?;
             }
             Sink::Csv(w) => {
-                w.into_inner().flush()?;
+                (*w).into_inner().flush()?;
             }
         }
         Ok(())
     }
-}
-
-/// Parquet settings for a training set: no dictionary encoding for floating-point and timestamp
-/// columns. Their values are mostly distinct, and building a dictionary for them (hashing every
-/// value until the dictionary overflows and the writer falls back to plain encoding) was a tenth
-/// of the time of a 1M-row retrieval; integers and strings keep it.
-fn writer_properties(schema: &arrow::datatypes::Schema) -> WriterProperties {
-    use arrow::datatypes::DataType;
-    schema
-        .fields()
-        .iter()
-        .filter(|f| f.data_type().is_floating() || matches!(f.data_type(), DataType::Timestamp(..)))
-        .fold(WriterProperties::builder(), |props, f| {
-            props.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), false)
-        })
-        .build()
 }
 
 pub(crate) async fn run(store: &FeatureStore, args: HistoricalArgs) -> Result<ExitCode> {
@@ -139,32 +119,4 @@ fn progress_bar() -> ProgressBar {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     bar
-}
-
-#[cfg(test)]
-mod tests {
-    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
-
-    use super::*;
-
-    #[test]
-    fn floats_and_timestamps_are_written_without_a_dictionary() {
-        let schema = Schema::new(vec![
-            Field::new("driver_id", DataType::Int64, true),
-            Field::new(
-                "event_timestamp",
-                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-                true,
-            ),
-            Field::new("conv_rate", DataType::Float32, true),
-            Field::new("rating", DataType::Float64, true),
-            Field::new("city", DataType::Utf8, true),
-        ]);
-        let props = writer_properties(&schema);
-        let dictionary = |name: &str| props.dictionary_enabled(&ColumnPath::from(name));
-        assert!(dictionary("driver_id") && dictionary("city"));
-        assert!(
-            !dictionary("event_timestamp") && !dictionary("conv_rate") && !dictionary("rating")
-        );
-    }
 }
