@@ -129,3 +129,58 @@ fn historical_entity_file_problems() {
     ]);
     assert!(err.contains("nope.csv"), "{err}");
 }
+
+#[test]
+fn historical_output_is_replaced_only_when_complete() {
+    let repo = Repo::new("demo");
+    repo.ok(&["apply"]);
+    repo.write("out.parquet", "the previous training set");
+    repo.write(
+        "bad.csv",
+        "driver,event_timestamp\n1001,2026-10-02T12:00:00Z\n",
+    );
+    repo.write(
+        "rows.csv",
+        "driver_id,event_timestamp\n1001,2026-10-02T12:00:00Z\n",
+    );
+    let partial_files = || {
+        std::fs::read_dir(repo.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".partial"))
+            .collect::<Vec<_>>()
+    };
+    let retrieve = |entities: &str, output: &str| {
+        repo.larder(&[
+            "get-historical-features",
+            "--entities",
+            entities,
+            "-f",
+            "driver_hourly_stats:trips",
+            "-o",
+            output,
+        ])
+    };
+    let failed = retrieve("bad.csv", "out.parquet");
+    assert_eq!(failed.code, 2, "{}", failed.stderr);
+    assert_eq!(
+        std::fs::read_to_string(repo.dir().join("out.parquet")).unwrap(),
+        "the previous training set",
+        "a failed retrieval keeps the earlier file"
+    );
+    assert_eq!(partial_files(), Vec::<String>::new());
+
+    let done = retrieve("rows.csv", "out.parquet");
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    let written = std::fs::read(repo.dir().join("out.parquet")).unwrap();
+    assert!(written.starts_with(b"PAR1") && written.ends_with(b"PAR1"));
+    assert_eq!(partial_files(), Vec::<String>::new());
+
+    let nowhere = retrieve("rows.csv", "no/such/dir/out.parquet");
+    assert_eq!(nowhere.code, 2);
+    assert!(
+        nowhere.stderr.contains("no/such/dir/out.parquet"),
+        "{}",
+        nowhere.stderr
+    );
+}
