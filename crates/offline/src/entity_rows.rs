@@ -4,8 +4,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, new_empty_array};
 use arrow::buffer::NullBuffer;
@@ -196,32 +195,8 @@ fn read_parquet(path: &Path, file: File) -> Result<RecordBatch, ParquetError> {
             }
         }
     };
-    let next = AtomicUsize::new(0);
-    let read: Vec<Mutex<Option<Result<ArrayRef, ParquetError>>>> =
-        (0..columns).map(|_| Mutex::new(None)).collect();
-    let work = || {
-        loop {
-            let c = next.fetch_add(1, Ordering::Relaxed);
-            if c >= columns {
-                return;
-            }
-            *read[c].lock().expect("unpoisoned") = Some(read_column(c));
-        }
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    std::thread::scope(|scope| {
-        for _ in 1..threads.min(columns) {
-            scope.spawn(work);
-        }
-        work();
-    });
-    let arrays = read
+    let arrays = crate::parallel::map_on_every_core(columns, read_column)
         .into_iter()
-        .map(|r| {
-            r.into_inner()
-                .expect("unpoisoned")
-                .expect("every column read")
-        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(RecordBatch::try_new_with_options(
         schema,

@@ -475,27 +475,10 @@ fn take_columns(
         };
         take(all.as_ref(), indices, None)
     };
-    let threads = scan::partitions_per_core().clamp(1, columns.max(1));
-    let mut taken: Vec<Option<ArrayRef>> = vec![None; columns];
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    (t..columns)
-                        .step_by(threads)
-                        .map(|c| (c, column(c)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for worker in workers {
-            for (c, array) in worker.join().expect("a gathering thread panicked") {
-                taken[c] = Some(array.map_err(engine("assembling feature values"))?);
-            }
-        }
-        Ok::<_, Error>(())
-    })?;
-    Ok(taken.into_iter().flatten().collect())
+    crate::parallel::map_on_every_core(columns, column)
+        .into_iter()
+        .map(|array| array.map_err(engine("assembling feature values")))
+        .collect()
 }
 
 /// Feature values of the scanned batches that hold standing offers.
@@ -566,27 +549,10 @@ impl KeptRows {
             interleave(&arrays, &indices)
         };
         // The columns are independent: they are gathered on every core.
-        let threads = scan::partitions_per_core().clamp(1, columns.max(1));
-        let mut gathered: Vec<Option<ArrayRef>> = vec![None; columns];
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|t| {
-                    scope.spawn(move || {
-                        (t..columns)
-                            .step_by(threads)
-                            .map(|c| (c, column(c)))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            for worker in workers {
-                for (c, array) in worker.join().expect("a gathering thread panicked") {
-                    gathered[c] = Some(array.map_err(engine("assembling feature values"))?);
-                }
-            }
-            Ok::<_, Error>(())
-        })?;
-        Ok(gathered.into_iter().flatten().collect())
+        crate::parallel::map_on_every_core(columns, column)
+            .into_iter()
+            .map(|array| array.map_err(engine("assembling feature values")))
+            .collect()
     }
 }
 

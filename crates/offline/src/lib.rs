@@ -69,6 +69,7 @@ mod historical;
 mod join;
 mod keys;
 mod latest;
+mod parallel;
 mod parquet_rows;
 mod parquet_write;
 mod pit_join;

@@ -8,7 +8,6 @@
 //! row groups, encodings and Arrow schema in its metadata.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arrow::array::{ArrayRef, RecordBatch};
@@ -64,8 +63,7 @@ impl<W: Write + Send> ParallelParquetWriter<W> {
     /// A writer of `schema`'s batches to `out`, with `props` (row group size included), encoding
     /// on one thread per core.
     pub fn try_new(out: W, schema: SchemaRef, props: WriterProperties) -> Result<Self> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self::with_threads(out, schema, props, threads)
+        Self::with_threads(out, schema, props, crate::scan::partitions_per_core())
     }
 
     /// As [`ParallelParquetWriter::try_new`], on at most `threads` threads.
@@ -235,29 +233,13 @@ fn encode(jobs: Vec<FieldJob>, threads: usize) -> Result<Vec<ArrowColumnChunk>> 
     order.sort_by_key(|&j| std::cmp::Reverse(jobs[j].bytes));
     let work: Vec<Mutex<Option<FieldJob>>> =
         jobs.into_iter().map(|j| Mutex::new(Some(j))).collect();
-    let done: Vec<Mutex<Option<Result<Vec<ArrowColumnChunk>>>>> =
-        (0..work.len()).map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let run = || {
-        while let Some(&j) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-            let job = work[j].lock().expect("unpoisoned").take();
-            let chunks = job.expect("each job is taken once").encode();
-            *done[j].lock().expect("unpoisoned") = Some(chunks);
-        }
-    };
-    std::thread::scope(|scope| {
-        for _ in 1..threads.min(order.len()) {
-            scope.spawn(run);
-        }
-        run();
+    let encoded = crate::parallel::map_jobs(&order, threads, |j| {
+        let job = work[j].lock().expect("unpoisoned").take();
+        job.expect("each job is taken once").encode()
     });
     let mut chunks = Vec::new();
-    for d in done {
-        chunks.extend(
-            d.into_inner()
-                .expect("unpoisoned")
-                .expect("every column encoded")?,
-        );
+    for column in encoded {
+        chunks.extend(column?);
     }
     Ok(chunks)
 }
