@@ -23,6 +23,10 @@
 //! dropped at once.
 
 use std::num::NonZeroU64;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::parallel;
 
 /// The id of a row whose key is null or (entity side) unknown to the feature side: it never matches.
 pub(crate) const NO_KEY: u32 = u32::MAX;
@@ -56,6 +60,12 @@ pub(crate) struct Candidate {
 /// cache misses to overlap, few enough for the lines they touch to stay in the L1/L2 caches until
 /// the next step uses them.
 const OFFER_CHUNK: usize = 256;
+
+/// No location ([`EntityIndex::resolve`]'s marker for an entity row without a match).
+const NO_LOCATION: Location = u64::MAX;
+
+/// From how many entity rows on the index is built and resolved on every core.
+const PARALLEL_MIN_ROWS: usize = 1 << 16;
 
 /// No entity position (the row is after every entity time of its key).
 const NO_POSITION: u32 = u32::MAX;
@@ -115,12 +125,26 @@ pub(crate) struct EntityIndex {
     rows: Vec<u32>,
     /// How many entity rows there are in all (with and without a key).
     entity_rows: usize,
+    /// Ranges of key ids (`first..end`) with about as many positions each: one per core for a
+    /// large index, built and resolved in parallel.
+    key_ranges: Vec<(u32, u32)>,
 }
 
 impl EntityIndex {
     /// Indexes entity rows by key id ([`NO_KEY`] rows are left out: they never match) and time.
-    /// Ids must be dense: below `key_count`.
+    /// Ids must be dense: below `key_count`. A large index is built, and later resolved, in one
+    /// range of keys per core.
     pub(crate) fn new(ids: &[u32], ts: &[i64], key_count: usize) -> Self {
+        let parts = if ids.len() >= PARALLEL_MIN_ROWS {
+            crate::scan::partitions_per_core()
+        } else {
+            1
+        };
+        Self::in_parts(ids, ts, key_count, parts)
+    }
+
+    /// [`EntityIndex::new`] in (up to) `parts` ranges of keys with about as many positions each.
+    fn in_parts(ids: &[u32], ts: &[i64], key_count: usize, parts: usize) -> Self {
         let mut starts = vec![0u32; key_count + 1];
         for &id in ids.iter().filter(|&&id| id != NO_KEY) {
             starts[id as usize + 1] += 1;
@@ -129,23 +153,31 @@ impl EntityIndex {
             starts[k + 1] += starts[k];
         }
         let positions = starts[key_count] as usize;
-        let mut next = starts.clone();
-        let mut order = vec![(0i64, 0u32); positions];
-        for (row, &id) in ids.iter().enumerate() {
-            if id != NO_KEY {
-                let slot = &mut next[id as usize];
-                order[*slot as usize] = (ts[row], index(row));
-                *slot += 1;
-            }
+        let key_ranges = key_ranges(&starts, parts);
+        let mut times = vec![0i64; positions];
+        let mut rows = vec![0u32; positions];
+        // Each part sorts the rows of its keys into its own slices of `times` and `rows`.
+        let mut slices = Vec::with_capacity(key_ranges.len());
+        let (mut times_rest, mut rows_rest) = (&mut times[..], &mut rows[..]);
+        for &(first, end) in &key_ranges {
+            let n = (starts[end as usize] - starts[first as usize]) as usize;
+            let (t, t_rest) = times_rest.split_at_mut(n);
+            let (r, r_rest) = rows_rest.split_at_mut(n);
+            (times_rest, rows_rest) = (t_rest, r_rest);
+            slices.push(Mutex::new((t, r)));
         }
-        for k in 0..key_count {
-            order[starts[k] as usize..starts[k + 1] as usize].sort_unstable();
-        }
+        parallel::map_jobs(&(0..key_ranges.len()).collect::<Vec<_>>(), parts, |j| {
+            let (first, end) = key_ranges[j];
+            let mut slice = slices[j].lock().expect("unpoisoned");
+            let (times, rows) = &mut *slice;
+            sort_keys(ids, ts, &starts, first..end, times, rows);
+        });
         EntityIndex {
             starts,
-            times: order.iter().map(|&(t, _)| t).collect(),
-            rows: order.iter().map(|&(_, r)| r).collect(),
+            times,
+            rows,
             entity_rows: ids.len(),
+            key_ranges,
         }
     }
 
@@ -205,23 +237,89 @@ impl EntityIndex {
     /// For each entity row (input order), the location of the feature row it gets: the best offer
     /// at or before its position within its key, if that is within `ttl` (µs; `None`: unbounded).
     pub(crate) fn resolve(&self, offers: &Offers, ttl: Option<i64>) -> Vec<Option<Location>> {
-        let mut out = vec![None; self.entity_rows];
-        for key in self.starts.windows(2) {
-            let mut best: Option<Offer> = None;
-            for p in key[0] as usize..key[1] as usize {
-                if let Some(o) = offers.best[p]
-                    && best.is_none_or(|b| o.rank > b.rank)
-                {
-                    best = Some(o);
+        // Each entity row is written once, by the part that holds its key; the parts write to
+        // rows all over `out`, hence the atomics (plain stores on the machines we run on).
+        let out: Vec<AtomicU64> = (0..self.entity_rows)
+            .map(|_| AtomicU64::new(NO_LOCATION))
+            .collect();
+        let order: Vec<usize> = (0..self.key_ranges.len()).collect();
+        parallel::map_jobs(&order, order.len(), |j| {
+            let (first, end) = self.key_ranges[j];
+            for key in self.starts[first as usize..=end as usize].windows(2) {
+                let mut best: Option<Offer> = None;
+                for p in key[0] as usize..key[1] as usize {
+                    if let Some(o) = offers.best[p]
+                        && best.is_none_or(|b| o.rank > b.rank)
+                    {
+                        best = Some(o);
+                    }
+                    let t = self.times[p];
+                    let location = best
+                        .filter(|b| ttl.is_none_or(|ttl| b.rank.ts >= t.saturating_sub(ttl)))
+                        .map_or(NO_LOCATION, |b| b.location());
+                    out[self.rows[p] as usize].store(location, Ordering::Relaxed);
                 }
-                let t = self.times[p];
-                out[self.rows[p] as usize] = best
-                    .filter(|b| ttl.is_none_or(|ttl| b.rank.ts >= t.saturating_sub(ttl)))
-                    .map(|b| b.location());
             }
-        }
-        out
+        });
+        out.into_iter()
+            .map(|l| Some(l.into_inner()).filter(|&l| l != NO_LOCATION))
+            .collect()
     }
+}
+
+/// Sorts the entity rows of keys `keys` by (key, time) into `times` and `rows`, which start at
+/// the first key's first position.
+fn sort_keys(
+    ids: &[u32],
+    ts: &[i64],
+    starts: &[u32],
+    keys: std::ops::Range<u32>,
+    times: &mut [i64],
+    rows: &mut [u32],
+) {
+    let base = starts[keys.start as usize];
+    let mut next: Vec<u32> = starts[keys.start as usize..keys.end as usize]
+        .iter()
+        .map(|&s| s - base)
+        .collect();
+    let mut order = vec![(0i64, 0u32); times.len()];
+    for (row, &id) in ids.iter().enumerate() {
+        if keys.contains(&id) {
+            let slot = &mut next[(id - keys.start) as usize];
+            order[*slot as usize] = (ts[row], index(row));
+            *slot += 1;
+        }
+    }
+    for key in starts[keys.start as usize..=keys.end as usize].windows(2) {
+        order[(key[0] - base) as usize..(key[1] - base) as usize].sort_unstable();
+    }
+    for (p, (t, r)) in order.into_iter().enumerate() {
+        times[p] = t;
+        rows[p] = r;
+    }
+}
+
+/// Splits the key ids `0..starts.len() - 1` into up to `parts` contiguous ranges holding about
+/// as many positions each (`starts` as in [`EntityIndex`]); at least one range, empty or not.
+fn key_ranges(starts: &[u32], parts: usize) -> Vec<(u32, u32)> {
+    let keys = index(starts.len() - 1);
+    let positions = u64::from(starts[keys as usize]);
+    let parts = parts.max(1) as u64;
+    let mut ranges = Vec::with_capacity(parts as usize);
+    let mut first = 0;
+    for part in 1..=parts {
+        let end = if part == parts {
+            keys
+        } else {
+            let target = positions * part / parts;
+            index(starts.partition_point(|&s| u64::from(s) < target)).clamp(first, keys)
+        };
+        if end > first || (part == parts && ranges.is_empty()) {
+            ranges.push((first, end));
+            first = end;
+        }
+    }
+    ranges
 }
 
 const _: () = assert!(std::mem::size_of::<Option<Offer>>() == 32);
@@ -424,6 +522,17 @@ mod tests {
         e_ts: &[i64],
         ttl: Option<i64>,
     ) -> Vec<Option<u64>> {
+        asof_join_in_parts(features, e_ids, e_ts, ttl, 1)
+    }
+
+    /// [`asof_join`] with the index built and resolved in `parts` ranges of keys.
+    fn asof_join_in_parts(
+        features: &Features,
+        e_ids: &[u32],
+        e_ts: &[i64],
+        ttl: Option<i64>,
+        parts: usize,
+    ) -> Vec<Option<u64>> {
         let keys = features
             .iter()
             .map(|f| f.0)
@@ -431,7 +540,7 @@ mod tests {
             .filter(|&id| id != NO_KEY)
             .max()
             .map_or(0, |m| m as usize + 1);
-        let index = EntityIndex::new(e_ids, e_ts, keys);
+        let index = EntityIndex::in_parts(e_ids, e_ts, keys, parts);
         // Odd and even rows go to two sets of offers, merged at the end, as partitions do: the
         // even rows one by one, the odd ones as one batch.
         let (mut even, mut odd) = (index.offers(), index.offers());
@@ -610,13 +719,33 @@ mod tests {
         )
     }
 
+    #[test]
+    fn key_ranges_cover_every_key_once_with_balanced_positions() {
+        // Keys 0..6 with 5, 0, 1, 1, 0, 3 positions.
+        let starts = [0, 5, 5, 6, 7, 7, 10];
+        for parts in 1..=12 {
+            let ranges = key_ranges(&starts, parts);
+            assert!(ranges.len() <= parts, "{parts} parts: {ranges:?}");
+            assert_eq!(ranges[0].0, 0);
+            assert_eq!(ranges.last().unwrap().1, 6);
+            assert!(
+                ranges
+                    .windows(2)
+                    .all(|w| w[0].1 == w[1].0 && w[0].0 < w[0].1)
+            );
+        }
+        assert_eq!(key_ranges(&starts, 2), [(0, 1), (1, 6)]);
+        assert_eq!(key_ranges(&[0], 4), [(0, 0)]);
+        assert_eq!(key_ranges(&[0, 0, 0], 3), [(0, 2)]);
+    }
+
     proptest! {
         #[test]
-        fn matches_the_reference((features, entities, ttl) in case()) {
+        fn matches_the_reference((features, entities, ttl) in case(), parts in 1usize..5) {
             let e_ids: Vec<u32> = entities.iter().map(|e| e.0).collect();
             let e_ts: Vec<i64> = entities.iter().map(|e| e.1).collect();
             prop_assert_eq!(
-                asof_join(&features, &e_ids, &e_ts, ttl),
+                asof_join_in_parts(&features, &e_ids, &e_ts, ttl, parts),
                 reference(&features, &e_ids, &e_ts, ttl)
             );
         }
