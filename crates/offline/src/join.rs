@@ -20,7 +20,7 @@
 //! [`FileOfflineStore::with_join_buffer_rows`]: crate::FileOfflineStore::with_join_buffer_rows
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array, new_null_array};
 use arrow::compute::{cast, concat, interleave, interleave_record_batch, take};
@@ -189,7 +189,7 @@ impl<'a> ViewJoin<'a> {
             .flatten()
             .try_collect()
             .await?;
-        take_columns(&self.feature_schema(), &batches, &take_indices)
+        take_columns(&self.feature_schema(), batches, &take_indices)
     }
 
     /// Reads the source's rows in `range` and offers them to `index`: each partition of the
@@ -458,21 +458,30 @@ fn distinct_positions(locations: &[Option<Location>], total: u64) -> (Vec<u64>, 
 }
 
 /// Per field of `schema`: the rows of `batches` (concatenated) at `indices`, null where the
-/// index is; the columns are taken on every core.
+/// index is; the columns are taken on every core. Each column of `batches` is freed as soon as
+/// it is taken, so the values read and the values taken are not all held at once.
 fn take_columns(
     schema: &SchemaRef,
-    batches: &[RecordBatch],
+    batches: Vec<RecordBatch>,
     indices: &UInt32Array,
 ) -> Result<Vec<ArrayRef>> {
     let columns = schema.fields().len();
+    let mut parts: Vec<Vec<ArrayRef>> = vec![Vec::with_capacity(batches.len()); columns];
+    for batch in batches {
+        for (c, array) in batch.columns().iter().enumerate() {
+            parts[c].push(Arc::clone(array));
+        }
+    }
+    let parts: Vec<Mutex<Vec<ArrayRef>>> = parts.into_iter().map(Mutex::new).collect();
     let column = |c: usize| -> Result<ArrayRef, arrow::error::ArrowError> {
         let field = schema.field(c);
-        let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
+        let parts = std::mem::take(&mut *parts[c].lock().expect("unpoisoned"));
         let all = match parts.as_slice() {
             [] => new_null_array(field.data_type(), 0),
-            [one] => one.slice(0, one.len()),
-            _ => concat(&parts)?,
+            [one] => Arc::clone(one),
+            _ => concat(&parts.iter().map(|a| a.as_ref()).collect::<Vec<_>>())?,
         };
+        drop(parts);
         take(all.as_ref(), indices, None)
     };
     crate::parallel::map_on_every_core(columns, column)
