@@ -11,7 +11,9 @@
 //! `ts >= t - ttl`; if it does not, no older row can, and the entity row gets no match.
 //!
 //! Parts of the source can be offered in parallel, each to its own [`Offers`], which are merged
-//! position by position at the end: the result is the same as offering every row to one set.
+//! position by position at the end: the result is the same as offering every row to one set. A
+//! large index is built and resolved on every core too, one range of key ids per core, since no
+//! key's positions depend on another's.
 //!
 //! Cost: a sort of the entity rows, then one hash lookup and one binary search (within the key's
 //! entity rows) per feature row. With many entity rows the index and the offers outgrow the CPU
