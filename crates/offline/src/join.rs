@@ -144,15 +144,18 @@ impl<'a> ViewJoin<'a> {
         index: &Arc<EntityIndex>,
     ) -> Result<Vec<ArrayRef>> {
         let mut tasks = JoinSet::new();
-        for (p, (first, mut stream)) in streams.into_iter().enumerate() {
-            let mut part = PartitionOffers {
-                reader: self.candidate_reader(ids)?,
-                offers: index.offers(),
-                index: Arc::clone(index),
-                candidates: Vec::new(),
-                scratch: OfferScratch::default(),
-            };
+        for (first, mut stream) in streams {
+            let reader = self.candidate_reader(ids)?;
+            let index = Arc::clone(index);
             tasks.spawn(async move {
+                // The offers (32 bytes an entity row) are filled in on the partition's own thread.
+                let mut part = PartitionOffers {
+                    reader,
+                    offers: index.offers(),
+                    index,
+                    candidates: Vec::new(),
+                    scratch: OfferScratch::default(),
+                };
                 let mut position = first;
                 while let Some(batch) = stream.next().await {
                     let batch = batch?;
@@ -160,23 +163,20 @@ impl<'a> ViewJoin<'a> {
                     position += batch.num_rows() as u64;
                 }
                 part.offer_pending();
-                Ok::<_, Error>((p, part.offers))
+                Ok::<_, Error>(part.offers)
             });
         }
-        let mut parts = Vec::with_capacity(tasks.len());
+        // A location is a position in every partition alike, so the partitions' offers are
+        // resolved together as they are, in any order, without merging them first.
+        let mut sets = Vec::with_capacity(tasks.len());
         while let Some(done) = tasks.join_next().await {
-            parts.push(done.map_err(engine("joining a partition of the source"))??);
+            sets.push(done.map_err(engine("joining a partition of the source"))??);
         }
-        parts.sort_by_key(|(p, _)| *p);
-        let mut parts = parts.into_iter().map(|(_, offers)| offers);
-        let Some(mut offers) = parts.next() else {
+        if sets.is_empty() {
             return Ok(self.all_null(&self.feature_schema()));
-        };
-        for part in parts {
-            offers.merge(part, |position| position);
         }
-        let locations = index.resolve(&offers, self.ttl);
-        drop(offers);
+        let locations = index.resolve_sets(&sets, self.ttl);
+        drop(sets);
         let (positions, take_indices) = distinct_positions(&locations, rows.positions());
         drop(locations);
         let streams = rows.read_selected(

@@ -11,7 +11,8 @@
 //! `ts >= t - ttl`; if it does not, no older row can, and the entity row gets no match.
 //!
 //! Parts of the source can be offered in parallel, each to its own [`Offers`], which are merged
-//! position by position at the end: the result is the same as offering every row to one set. A
+//! position by position at the end, or resolved together where their locations share one
+//! numbering: the result is the same as offering every row to one set. A
 //! large index is built and resolved on every core too, one range of key ids per core, since no
 //! key's positions depend on another's.
 //!
@@ -239,6 +240,12 @@ impl EntityIndex {
     /// For each entity row (input order), the location of the feature row it gets: the best offer
     /// at or before its position within its key, if that is within `ttl` (µs; `None`: unbounded).
     pub(crate) fn resolve(&self, offers: &Offers, ttl: Option<i64>) -> Vec<Option<Location>> {
+        self.resolve_sets(std::slice::from_ref(offers), ttl)
+    }
+
+    /// [`EntityIndex::resolve`] over several sets of offers whose locations share one numbering
+    /// (as positions do), without merging them first: each position's best offer among the sets.
+    pub(crate) fn resolve_sets(&self, sets: &[Offers], ttl: Option<i64>) -> Vec<Option<Location>> {
         // Each entity row is written once, by the part that holds its key; the parts write to
         // rows all over `out`, hence the atomics (plain stores on the machines we run on).
         let out: Vec<AtomicU64> = (0..self.entity_rows)
@@ -250,10 +257,12 @@ impl EntityIndex {
             for key in self.starts[first as usize..=end as usize].windows(2) {
                 let mut best: Option<Offer> = None;
                 for p in key[0] as usize..key[1] as usize {
-                    if let Some(o) = offers.best[p]
-                        && best.is_none_or(|b| o.rank > b.rank)
-                    {
-                        best = Some(o);
+                    for offers in sets {
+                        if let Some(o) = offers.best[p]
+                            && best.is_none_or(|b| o.rank > b.rank)
+                        {
+                            best = Some(o);
+                        }
                     }
                     let t = self.times[p];
                     let location = best
@@ -564,8 +573,13 @@ mod tests {
             }
         }
         odd.offer_all(&index, &odd_rows, &mut OfferScratch::default());
+        let sets = [even, odd];
+        let unmerged = index.resolve_sets(&sets, ttl);
+        let [mut even, odd] = sets;
         even.merge(odd, |l| l);
-        index.resolve(&even, ttl)
+        let merged = index.resolve(&even, ttl);
+        assert_eq!(merged, unmerged, "resolving the sets as one or apart");
+        merged
     }
 
     /// The definition, row by row: the best (ts, created, index) among same-key rows in the window.
