@@ -169,7 +169,7 @@ impl EntityIndex {
             (times_rest, rows_rest) = (t_rest, r_rest);
             slices.push(Mutex::new((t, r)));
         }
-        parallel::map_jobs(&(0..key_ranges.len()).collect::<Vec<_>>(), parts, |j| {
+        parallel::map_on_every_core(key_ranges.len(), |j| {
             let (first, end) = key_ranges[j];
             let mut slice = slices[j].lock().expect("unpoisoned");
             let (times, rows) = &mut *slice;
@@ -251,8 +251,7 @@ impl EntityIndex {
         let out: Vec<AtomicU64> = (0..self.entity_rows)
             .map(|_| AtomicU64::new(NO_LOCATION))
             .collect();
-        let order: Vec<usize> = (0..self.key_ranges.len()).collect();
-        parallel::map_jobs(&order, order.len(), |j| {
+        parallel::map_on_every_core(self.key_ranges.len(), |j| {
             let (first, end) = self.key_ranges[j];
             for key in self.starts[first as usize..=end as usize].windows(2) {
                 let mut best: Option<Offer> = None;
