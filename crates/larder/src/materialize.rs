@@ -13,10 +13,13 @@ use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesOrdered;
 use larder_core::entity_key::EntityKeyLayout;
 use larder_core::model::{DUMMY_ENTITY_ID, FeatureView};
 use larder_offline::OfflineStoreRef;
-use larder_online::{OnlineStoreRef, WriteBatch};
+use larder_online::{OnlineStoreRef, WriteBatch, WriteStats};
+use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
 use crate::store::FeatureStore;
@@ -126,7 +129,7 @@ impl MaterializationEngine for LocalEngine {
             .await?;
         task.progress
             .view_started(&task.view.name, task.start, task.end, latest.source_rows);
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(4);
+        let (tx, mut rx) = mpsc::channel::<Result<RecordBatch>>(4);
         let mut batches = latest.rows.batches;
         let reader = tokio::spawn(async move {
             while let Some(batch) = batches.next().await {
@@ -137,23 +140,14 @@ impl MaterializationEngine for LocalEngine {
             }
         });
         let layout = key_layout(&task.view, task.key_version)?;
-        let mut report = ViewReport {
-            view: task.view.name.clone(),
-            start: task.start,
-            end: task.end,
-            rows_written: 0,
-            rows_skipped: 0,
-            max_event_ts: None,
-            elapsed: Duration::ZERO,
-        };
+        let mut writer = SliceWriter::new(&task, &layout);
         // For stores that prefer it (SQLite), up to KEY_ORDER_LIMIT rows are gathered and written
         // in serialized-key order, which keeps the B-tree writes sequential; beyond that, and for
         // other stores, batches stream as they come.
         let mut held: Vec<RecordBatch> = Vec::new();
         let mut held_rows = 0;
         let mut streaming = !task.online.prefers_key_order();
-        while let Some(batch) = rx.recv().await {
-            let batch = batch?;
+        while let Some(batch) = writer.next_input(&mut rx).await? {
             if !streaming && held_rows + batch.num_rows() <= KEY_ORDER_LIMIT {
                 held_rows += batch.num_rows();
                 held.push(batch);
@@ -161,35 +155,126 @@ impl MaterializationEngine for LocalEngine {
             }
             streaming = true;
             for earlier in std::mem::take(&mut held) {
-                write_all(&task, &layout, &earlier, &mut report).await?;
+                writer.write(&earlier).await?;
             }
-            write_all(&task, &layout, &batch, &mut report).await?;
+            writer.write(&batch).await?;
         }
         reader.await.map_err(|e| Error::Task(e.to_string()))?;
         if !held.is_empty() {
             let sorted = in_key_order(held, &task.view, &layout)?;
-            write_all(&task, &layout, &sorted, &mut report).await?;
+            writer.write(&sorted).await?;
         }
+        let mut report = writer.finish().await?;
         report.elapsed = started.elapsed();
         task.progress.view_finished(&report);
         Ok(report)
     }
 }
 
-/// Writes `batch` in slices of the task's write-batch size.
-async fn write_all(
-    task: &MaterializationTask,
-    layout: &EntityKeyLayout,
-    batch: &RecordBatch,
-    report: &mut ViewReport,
-) -> Result<()> {
-    let mut offset = 0;
-    while offset < batch.num_rows() {
-        let len = task.write_batch_rows.min(batch.num_rows() - offset);
-        write_slice(task, layout, &batch.slice(offset, len), report).await?;
-        offset += len;
+/// Writes a view's rows in slices of the task's write-batch size, [`SLICES_IN_FLIGHT`] at a time:
+/// while the online store writes one slice, the next is encoded on this task's thread (the SQLite
+/// store takes its slices one at a time, in order).
+struct SliceWriter<'t> {
+    task: &'t MaterializationTask,
+    layout: &'t EntityKeyLayout,
+    in_flight: FuturesOrdered<BoxFuture<'t, Result<SliceWritten>>>,
+    report: ViewReport,
+}
+
+/// Slices being encoded or written at once.
+const SLICES_IN_FLIGHT: usize = 2;
+
+/// What writing one slice did.
+struct SliceWritten {
+    stats: WriteStats,
+    max_event_ts: Option<DateTime<Utc>>,
+}
+
+impl<'t> SliceWriter<'t> {
+    fn new(task: &'t MaterializationTask, layout: &'t EntityKeyLayout) -> Self {
+        SliceWriter {
+            task,
+            layout,
+            in_flight: FuturesOrdered::new(),
+            report: ViewReport {
+                view: task.view.name.clone(),
+                start: task.start,
+                end: task.end,
+                rows_written: 0,
+                rows_skipped: 0,
+                max_event_ts: None,
+                elapsed: Duration::ZERO,
+            },
+        }
     }
-    Ok(())
+
+    /// Queues `batch` in slices, waiting for the oldest slice whenever [`SLICES_IN_FLIGHT`] are
+    /// queued.
+    async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let len = self.task.write_batch_rows.min(batch.num_rows() - offset);
+            let slice = batch.slice(offset, len);
+            offset += len;
+            if self.in_flight.len() >= SLICES_IN_FLIGHT {
+                self.finish_one().await?;
+            }
+            let (task, layout) = (self.task, self.layout);
+            self.in_flight
+                .push_back(Box::pin(write_slice(task, layout, slice)));
+        }
+        Ok(())
+    }
+
+    /// Waits for the next batch from `input` while the queued slices go on being encoded and
+    /// written.
+    async fn next_input(
+        &mut self,
+        input: &mut mpsc::Receiver<Result<RecordBatch>>,
+    ) -> Result<Option<RecordBatch>> {
+        loop {
+            if self.in_flight.is_empty() {
+                return input.recv().await.transpose();
+            }
+            tokio::select! {
+                batch = input.recv() => return batch.transpose(),
+                written = self.in_flight.next() => self.count(written)?,
+            }
+        }
+    }
+
+    /// Waits for the oldest slice and counts it.
+    async fn finish_one(&mut self) -> Result<()> {
+        let written = self.in_flight.next().await;
+        self.count(written)
+    }
+
+    /// Counts a finished slice.
+    fn count(&mut self, written: Option<Result<SliceWritten>>) -> Result<()> {
+        if let Some(written) = written {
+            let written = written?;
+            let report = &mut self.report;
+            report.rows_written += written.stats.rows_written;
+            report.rows_skipped += written.stats.rows_skipped;
+            if let Some(max) = written.max_event_ts {
+                report.max_event_ts = Some(report.max_event_ts.map_or(max, |m| m.max(max)));
+            }
+            self.task.progress.rows_written(
+                &self.task.view.name,
+                written.stats.rows_written,
+                written.stats.rows_skipped,
+            );
+        }
+        Ok(())
+    }
+
+    /// Waits for every queued slice; the report of all of them (without the elapsed time).
+    async fn finish(mut self) -> Result<ViewReport> {
+        while !self.in_flight.is_empty() {
+            self.finish_one().await?;
+        }
+        Ok(self.report)
+    }
 }
 
 /// The rows of `batches` in one batch, sorted by their serialized entity key.
@@ -208,26 +293,23 @@ fn in_key_order(
     arrow::compute::take_record_batch(&all, &order).map_err(arrow_error)
 }
 
+/// Encodes `batch` and writes it to the online store.
 async fn write_slice(
     task: &MaterializationTask,
     layout: &EntityKeyLayout,
-    batch: &RecordBatch,
-    report: &mut ViewReport,
-) -> Result<()> {
-    let write = WriteBatch::from_record_batch(batch, &task.view, layout)?;
-    if let Some(max) = arrow::compute::max(&write.event_timestamps) {
-        let max = larder_core::time::from_micros(max);
-        report.max_event_ts = Some(report.max_event_ts.map_or(max, |m| m.max(max)));
-    }
+    batch: RecordBatch,
+) -> Result<SliceWritten> {
+    let write = WriteBatch::from_record_batch(&batch, &task.view, layout)?;
+    let max_event_ts =
+        arrow::compute::max(&write.event_timestamps).map(larder_core::time::from_micros);
     let stats = task
         .online
         .write_batch(&task.project, &task.view, &write)
         .await?;
-    report.rows_written += stats.rows_written;
-    report.rows_skipped += stats.rows_skipped;
-    task.progress
-        .rows_written(&task.view.name, stats.rows_written, stats.rows_skipped);
-    Ok(())
+    Ok(SliceWritten {
+        stats,
+        max_event_ts,
+    })
 }
 
 /// The entity-key layout of a view (entity-less views use Feast's `__dummy_id`).

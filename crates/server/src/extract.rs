@@ -43,7 +43,18 @@ where
 }
 
 /// Parses `bytes` as a `T`, naming the offending field in errors.
+///
+/// A valid body is parsed once, without tracking where the parser is; only a body that fails is
+/// parsed again with tracking, to name the field at fault.
 pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    match serde_json::from_slice(bytes) {
+        Ok(value) => Ok(value),
+        Err(_) => parse_naming_the_field(bytes),
+    }
+}
+
+/// [`parse`] with the path of the field at fault in the error.
+fn parse_naming_the_field<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();

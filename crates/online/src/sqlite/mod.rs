@@ -6,6 +6,7 @@
 //! later event time (an equal one is replaced, so reruns are idempotent). rusqlite is blocking, so
 //! every call runs on tokio's blocking pool with a pooled connection.
 
+mod journal;
 mod pool;
 mod rows;
 mod sql;
@@ -30,15 +31,20 @@ const STORE: &str = "sqlite";
 const INLINE_READ_KEYS: usize = 32;
 /// Entity keys per `IN (...)` list of a read.
 const MAX_PARAMS: usize = 500;
-/// Bound parameters per upsert statement (six per feature row). Each statement's first write to a
-/// page copies it to SQLite's statement journal, so several entities share one statement: in key
-/// order they share pages, and the copying is paid once for all of them.
+/// Bound parameters per upsert statement (three per entity and two per feature row). Each
+/// statement's first write to a page copies it to SQLite's statement journal, so several entities
+/// share one statement: in key order they share pages, and the copying is paid once for all of them.
 const MAX_WRITE_PARAMS: usize = 2_000;
 
 /// An online store in one SQLite file, in Feast's layout.
 #[derive(Debug, Clone)]
 pub struct SqliteOnlineStore {
     pool: Arc<Pool>,
+    /// Held by a write from its first statement to its commit, so that concurrent writes (the
+    /// slices a materialization has in flight, pushes) encode their rows at once but take
+    /// SQLite's single write lock one after another, in the order they asked, instead of retrying
+    /// against each other's lock.
+    write_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteOnlineStore {
@@ -58,6 +64,7 @@ impl SqliteOnlineStore {
             .map_err(|e| Error::backend(STORE, format!("opening {}", path.display()), e))?;
         Ok(SqliteOnlineStore {
             pool: Arc::new(pool),
+            write_turn: Arc::default(),
         })
     }
 
@@ -182,8 +189,15 @@ impl OnlineStore for SqliteOnlineStore {
         let rows = EncodedRows::new(batch)?;
         let table = table_name(project, &view.name);
         let doing = format!("writing {} rows of view {}", rows.len(), view.name);
+        let bulk = rows.len() * rows.features().len() >= journal::BULK_MIN_ROWS;
+        let _turn = self.write_turn.lock().await;
         self.blocking(Use::Write, doing, Some(table.clone()), move |conn| {
-            write_rows(conn, &table, &rows)
+            let rollback = bulk && journal::try_rollback_journal(conn)?;
+            let written = write_rows(conn, &table, &rows);
+            if rollback {
+                journal::back_to_wal(conn);
+            }
+            written
         })
         .await
     }
@@ -259,9 +273,10 @@ fn drop_tables(conn: &mut Connection, tables: &[String]) -> rusqlite::Result<i64
     Ok(remaining)
 }
 
-/// Upserts every (row, feature) in one transaction, in entity-key order (neighbouring keys touch
-/// neighbouring B-tree pages), [`entities_per_statement`] entities per statement; an entity counts
-/// as written when its feature rows changed.
+/// Upserts every (row, feature) in one transaction, in the order of the primary key (entity keys in
+/// order, each entity's features by name), so that every B-tree grows at its right edge and
+/// neighbouring rows share pages; [`entities_per_statement`] entities per statement. An entity
+/// counts as written when its feature rows changed.
 fn write_rows(
     conn: &mut Connection,
     table: &str,
@@ -277,29 +292,30 @@ fn write_rows(
     }
     let mut order: Vec<usize> = (0..rows.len()).collect();
     order.sort_by(|&a, &b| rows.key(a).cmp(rows.key(b)));
+    // Feature columns in name order: the order of their rows under one entity key.
+    let mut by_name: Vec<usize> = (0..features.len()).collect();
+    by_name.sort_by(|&a, &b| features[a].cmp(&features[b]));
+    let names: Vec<&str> = by_name.iter().map(|&f| features[f].as_str()).collect();
     let per_statement = entities_per_statement(features.len());
+    let per_entity = sql::upsert_params_per_entity(features.len());
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut stats = WriteStats::default();
     // Every statement but the last has the full size: its SQL is built once.
-    let full_statement = sql::upsert(table, per_statement * features.len());
+    let full_statement = sql::upsert(table, &names, per_statement);
     for entities in order.chunks(per_statement) {
         let mut stmt = if entities.len() == per_statement {
             tx.prepare_cached(&full_statement)?
         } else {
-            tx.prepare_cached(&sql::upsert(table, entities.len() * features.len()))?
+            tx.prepare_cached(&sql::upsert(table, &names, entities.len()))?
         };
-        let mut at = 0;
-        for &row in entities {
-            let (key, event, created) =
-                (rows.key(row), rows.event_secs(row), rows.created_secs(row));
-            for (f, name) in features.iter().enumerate() {
-                stmt.raw_bind_parameter(at + 1, key)?;
-                stmt.raw_bind_parameter(at + 2, name)?;
-                stmt.raw_bind_parameter(at + 3, rows.value(row, f))?;
-                stmt.raw_bind_parameter(at + 4, rows.text(row, f))?;
-                stmt.raw_bind_parameter(at + 5, event)?;
-                stmt.raw_bind_parameter(at + 6, created)?;
-                at += 6;
+        for (e, &row) in entities.iter().enumerate() {
+            let at = e * per_entity;
+            stmt.raw_bind_parameter(at + 1, rows.key(row))?;
+            stmt.raw_bind_parameter(at + 2, rows.event_secs(row))?;
+            stmt.raw_bind_parameter(at + 3, rows.created_secs(row))?;
+            for (i, &f) in by_name.iter().enumerate() {
+                stmt.raw_bind_parameter(at + 4 + 2 * i, rows.value(row, f))?;
+                stmt.raw_bind_parameter(at + 5 + 2 * i, rows.text(row, f))?;
             }
         }
         // An entity's feature rows share its timestamps, so they are all written or all kept.
@@ -316,7 +332,7 @@ fn write_rows(
 
 /// How many entities one upsert statement writes, for views of `features` features.
 fn entities_per_statement(features: usize) -> usize {
-    (MAX_WRITE_PARAMS / (6 * features.max(1))).max(1)
+    (MAX_WRITE_PARAMS / sql::upsert_params_per_entity(features)).max(1)
 }
 
 /// Reads the rows of `keys` in chunks and maps them back to request order.

@@ -17,7 +17,7 @@ use rusqlite::Connection;
 /// Enough for a server's concurrent reads: a new connection starts with a cold page cache.
 const MAX_IDLE: usize = 16;
 /// How long a statement waits for another connection's write lock before failing.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Prepared statements cached per connection (upserts and reads of several tables and chunk sizes).
 const STATEMENT_CACHE: usize = 64;
 

@@ -51,16 +51,44 @@ pub(super) fn add_value_text(table: &str) -> String {
 /// How many tables the database still holds.
 pub(super) const COUNT_TABLES: &str = "SELECT count(*) FROM sqlite_master WHERE type = 'table'";
 
-/// The newer-wins upsert of `rows` (entity, feature) rows in one statement:
-/// six parameters per row, in order entity key, feature name, value, value text, event seconds,
-/// created seconds.
+/// Bound parameters per entity of an [`upsert`] of `features` features: the entity key, the event
+/// and created seconds, then per feature its value and value text.
+pub(super) fn upsert_params_per_entity(features: usize) -> usize {
+    3 + 2 * features
+}
+
+/// The newer-wins upsert of `entities` entities' rows in one statement, one row per name in
+/// `features` for each entity, in the order given.
+///
+/// Parameters are numbered: per entity ([`upsert_params_per_entity`] each, entity after entity)
+/// the entity key, event seconds and created seconds, then per feature its value and value text.
+/// An entity's key and times are bound once and used by all its rows, and the feature names are
+/// literals, so a row binds two values instead of six (SQLite copies every bound blob and text).
 ///
 /// A stored row is replaced when the incoming event time is at least the stored one. Stored times
 /// may be integers (Feast since Nov 2024, Larder) or legacy ISO text, which is converted to seconds;
 /// a stored row without a readable time is replaced.
-pub(super) fn upsert(table: &str, rows: usize) -> String {
+pub(super) fn upsert(table: &str, features: &[&str], entities: usize) -> String {
+    use std::fmt::Write;
     let t = quote(table);
-    let values = vec!["(?, ?, ?, ?, NULL, ?, ?)"; rows.max(1)].join(", ");
+    let names: Vec<String> = features.iter().map(|f| quote_literal(f)).collect();
+    let per_entity = upsert_params_per_entity(features.len());
+    let mut values = String::with_capacity(entities * features.len() * 40);
+    for entity in 0..entities {
+        let base = entity * per_entity;
+        let (key, event, created) = (base + 1, base + 2, base + 3);
+        for (f, name) in names.iter().enumerate() {
+            let value = base + 4 + 2 * f;
+            if !values.is_empty() {
+                values.push_str(", ");
+            }
+            let _ = write!(
+                values,
+                "(?{key}, {name}, ?{value}, ?{}, NULL, ?{event}, ?{created})",
+                value + 1
+            );
+        }
+    }
     format!(
         "INSERT INTO {t} (entity_key, feature_name, value, value_text, vector_value, event_ts, created_ts) \
          VALUES {values} \
@@ -101,5 +129,13 @@ mod tests {
             create_index("p_v").starts_with("CREATE INDEX IF NOT EXISTS \"p_v_ek\" ON \"p_v\"")
         );
         assert!(select("p_v", 3).ends_with("IN (?,?,?)"));
+        let upsert = upsert("p_v", &["a", "b'c"], 2);
+        assert!(
+            upsert.contains(
+                "VALUES (?1, 'a', ?4, ?5, NULL, ?2, ?3), (?1, 'b''c', ?6, ?7, NULL, ?2, ?3), \
+                 (?8, 'a', ?11, ?12, NULL, ?9, ?10), (?8, 'b''c', ?13, ?14, NULL, ?9, ?10) ON"
+            ),
+            "{upsert}"
+        );
     }
 }

@@ -93,18 +93,24 @@ fn layout() -> EntityKeyLayout {
 
 /// One row of [`driver_view`] for driver `id` at `secs`: only `city` set, every other feature null.
 pub(crate) fn one_driver_batch(id: i64, secs: i64, city: &str) -> WriteBatch {
+    drivers_batch(id..id + 1, secs, city)
+}
+
+/// One row per driver in `ids`, all at `secs`, with `city` and null numbers.
+pub(crate) fn drivers_batch(ids: std::ops::Range<i64>, secs: i64, city: &str) -> WriteBatch {
+    let rows = ids.clone().count();
     let mut columns: Vec<(&str, ArrayRef)> =
-        vec![("driver_id", Arc::new(Int64Array::from(vec![id])))];
+        vec![("driver_id", Arc::new(Int64Array::from_iter_values(ids)))];
     for (name, dtype) in FEATURES {
         let column: ArrayRef = match dtype {
-            ValueType::String => Arc::new(StringArray::from(vec![city])),
-            ValueType::Float => Arc::new(Float32Array::from(vec![None])),
-            ValueType::Double => Arc::new(Float64Array::from(vec![None])),
-            _ => Arc::new(Int64Array::from(vec![None])),
+            ValueType::String => Arc::new(StringArray::from(vec![city; rows])),
+            ValueType::Float => Arc::new(Float32Array::from(vec![None; rows])),
+            ValueType::Double => Arc::new(Float64Array::from(vec![None; rows])),
+            _ => Arc::new(Int64Array::from(vec![None; rows])),
         };
         columns.push((name, column));
     }
-    columns.push((EVENT_TS_COLUMN, timestamps(vec![Some(secs)])));
+    columns.push((EVENT_TS_COLUMN, timestamps(vec![Some(secs); rows])));
     WriteBatch::from_record_batch(&record_batch(columns), &driver_view(), &layout())
         .expect("write batch")
 }

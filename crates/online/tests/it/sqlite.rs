@@ -101,6 +101,59 @@ async fn legacy_text_timestamps_are_read_and_compared() {
     s.teardown("p", &[view]).await.unwrap();
 }
 
+/// A large write (2,000 drivers x 10 features) has the file to itself here, so it is written
+/// through a rollback journal, and the file is in WAL mode again afterwards. While another
+/// connection holds the file open, even inside a read transaction, the same write neither waits
+/// for it nor changes the journal mode. Every row is written either way.
+#[tokio::test]
+async fn bulk_writes_take_the_rollback_journal_only_when_alone() {
+    let (s, _dir) = store().await;
+    let view = crate::feast_sqlite::driver_view();
+    s.update("p", std::slice::from_ref(&view), &[])
+        .await
+        .unwrap();
+    let journal_mode = |conn: &Connection| -> String {
+        conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap()
+    };
+    let count_city = |conn: &Connection, city: &str| -> i64 {
+        conn.query_row(
+            "SELECT count(*) FROM p_driver_hourly_stats WHERE feature_name = 'city' \
+             AND value_text = ?1",
+            [city],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+
+    let alone = crate::feast_sqlite::drivers_batch(0..2_000, 1_795_521_600, "A");
+    let stats = s.write_batch("p", &view, &alone).await.unwrap();
+    assert_eq!((stats.rows_written, stats.rows_skipped), (2_000, 0));
+    let reader = Connection::open(s.path()).unwrap();
+    assert_eq!(journal_mode(&reader), "wal");
+    assert_eq!(count_city(&reader, "A"), 2_000);
+
+    // The reader is inside a read transaction while the next write runs.
+    reader.execute_batch("BEGIN").unwrap();
+    assert_eq!(count_city(&reader, "A"), 2_000);
+    let shared = crate::feast_sqlite::drivers_batch(0..2_000, 1_795_521_601, "B");
+    let started = std::time::Instant::now();
+    let stats = s.write_batch("p", &view, &shared).await.unwrap();
+    assert_eq!((stats.rows_written, stats.rows_skipped), (2_000, 0));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "a write must not wait for a reader: {:?}",
+        started.elapsed()
+    );
+    // The reader's snapshot is unchanged until its transaction ends.
+    assert_eq!(count_city(&reader, "B"), 0);
+    reader.execute_batch("COMMIT").unwrap();
+    assert_eq!(count_city(&reader, "B"), 2_000);
+    assert_eq!(journal_mode(&reader), "wal");
+    drop(reader);
+    s.teardown("p", &[view]).await.unwrap();
+}
+
 #[tokio::test]
 async fn missing_tables_say_to_run_apply() {
     let (s, _dir) = store().await;
