@@ -211,7 +211,8 @@ def section_materialize(run, G, goals):
               f"online rows that 100k entities × 10 features make in Feast's layout, generated inside SQLite, in "
               f"key order, one `INSERT … SELECT`, one transaction, 4 KiB pages: "
               f"{rng([r['wall_s'] for r in floor], f_s)} s (n={len(floor)}). Every SQLite materialization above "
-              f"writes these same 1M rows (Larder with 16 KiB pages and 33 entities per statement), so the "
+              f"writes these same 1M rows (Larder with 16 KiB pages, 86 entities per statement and, when it has "
+              f"the file to itself, a rollback journal instead of the WAL), so the "
               f"B-tree writes, not reading or encoding, are where the time goes.{goal}")
     print()
 
