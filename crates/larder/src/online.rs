@@ -99,6 +99,8 @@ struct ViewRead {
     /// Per join key (layout order): its type and the request column that holds it.
     keys: Vec<(ValueType, String)>,
     layout: EntityKeyLayout,
+    /// The response column names of `features` (set once the plan knows `full_feature_names`).
+    output_names: Arc<[String]>,
 }
 
 /// A resolved feature selection: which views, features, key columns and output names.
@@ -107,6 +109,8 @@ struct ViewRead {
 pub struct OnlineReadPlan {
     reads: Vec<ViewRead>,
     full_feature_names: bool,
+    /// The request columns the plan needs (see [`OnlineReadPlan::required_entity_columns`]).
+    required_columns: Vec<String>,
     /// The registry version this plan was resolved against.
     pub registry_version: String,
 }
@@ -156,11 +160,23 @@ impl OnlineReadPlan {
                 view_read(view, alias, features, &join_key_map, key_version)
             })
             .collect::<Result<Vec<_>>>()?;
-        let plan = OnlineReadPlan {
+        let mut plan = OnlineReadPlan {
             reads,
             full_feature_names,
+            required_columns: Vec::new(),
             registry_version: snapshot.version_id.clone(),
         };
+        // What every request needs is worked out once, here.
+        for i in 0..plan.reads.len() {
+            let read = &plan.reads[i];
+            let names = read
+                .features
+                .iter()
+                .map(|f| plan.output_name(read, f))
+                .collect();
+            plan.reads[i].output_names = names;
+        }
+        plan.required_columns = plan.entity_columns();
         plan.check_collisions()?;
         Ok(plan)
     }
@@ -211,6 +227,10 @@ impl OnlineReadPlan {
 
     /// The request columns this plan needs (join keys after `join_key_map`).
     pub fn required_entity_columns(&self) -> Vec<String> {
+        self.required_columns.clone()
+    }
+
+    fn entity_columns(&self) -> Vec<String> {
         let mut cols: Vec<String> = Vec::new();
         for (_, col) in self.reads.iter().flat_map(|r| r.keys.iter()) {
             if col != DUMMY_ENTITY_ID && !cols.contains(col) {
@@ -261,6 +281,7 @@ fn view_read(
         features,
         keys,
         layout,
+        output_names: Arc::from(Vec::new()),
     })
 }
 
@@ -371,10 +392,9 @@ pub async fn read_online_answer(
         async move { store.read(project, &read.view, &read.features, keys).await }
     });
     let answers = try_join_all(reads).await?;
-    let required = plan.required_entity_columns();
     let keys = entities
         .iter()
-        .filter(|(name, _)| required.contains(name))
+        .filter(|(name, _)| plan.required_columns.contains(name))
         .map(|(name, values)| (name.clone(), values.as_array().cloned().unwrap_or_default()))
         .collect();
     let views = plan
@@ -382,11 +402,7 @@ pub async fn read_online_answer(
         .iter()
         .zip(answers)
         .map(|(read, rows)| ViewAnswer {
-            names: read
-                .features
-                .iter()
-                .map(|f| plan.output_name(read, f))
-                .collect(),
+            names: Arc::clone(&read.output_names),
             ttl_micros: i64::try_from(read.view.ttl.as_micros()).unwrap_or(i64::MAX),
             rows,
         })
@@ -415,7 +431,7 @@ pub struct OnlineAnswer {
 #[derive(Debug, Clone)]
 struct ViewAnswer {
     /// Output names of the view's requested features.
-    names: Vec<String>,
+    names: Arc<[String]>,
     /// The view's ttl in µs (0: forever).
     ttl_micros: i64,
     /// Per entity row, what the store holds.
@@ -648,8 +664,8 @@ const EPOCH: &str = "1970-01-01T00:00:00Z";
 
 fn entity_row_count(plan: &OnlineReadPlan, entities: &Map<String, J>) -> Result<usize> {
     let mut rows: Option<(usize, &str)> = None;
-    for column in plan.required_entity_columns() {
-        let values = entities.get(&column).ok_or_else(|| {
+    for column in &plan.required_columns {
+        let values = entities.get(column).ok_or_else(|| {
             let given: Vec<&str> = entities.keys().map(String::as_str).collect();
             Error::InvalidRequest(format!(
                 "entity column `{column}` is missing from the request (it has: {}); the requested features need it",
@@ -672,7 +688,7 @@ fn entity_row_count(plan: &OnlineReadPlan, entities: &Map<String, J>) -> Result<
                 rows = Some((
                     n,
                     entities
-                        .get_key_value(&column)
+                        .get_key_value(column)
                         .map(|(k, _)| k.as_str())
                         .unwrap_or(""),
                 ))
@@ -818,12 +834,12 @@ mod tests {
             )],
             views: vec![
                 ViewAnswer {
-                    names: vec!["conv_rate".into(), "city".into(), "rating".into()],
+                    names: Arc::from(vec!["conv_rate".into(), "city".into(), "rating".into()]),
                     ttl_micros: 2 * HOUR,
                     rows: vec![Some(fresh), Some(stale), None],
                 },
                 ViewAnswer {
-                    names: vec!["trips".into()],
+                    names: Arc::from(vec!["trips".to_string()]),
                     ttl_micros: 0,
                     rows: vec![
                         None,

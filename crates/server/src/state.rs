@@ -5,7 +5,6 @@
 //! re-reads it every `registry_ttl` and swaps in a new catalog when its version changes (which
 //! drops every cached plan). Handlers take the current catalog with one short read lock.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
@@ -43,7 +42,7 @@ struct Inner {
 pub struct Catalog {
     /// The registry contents (all projects).
     pub registry: Arc<pc::Registry>,
-    plans: RwLock<HashMap<PlanKey, Arc<OnlineReadPlan>>>,
+    plans: RwLock<foldhash::HashMap<PlanKey, Arc<OnlineReadPlan>>>,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]

@@ -342,6 +342,18 @@ fn read_rows(
     keys: &[Vec<u8>],
     features: &[String],
 ) -> rusqlite::Result<Vec<Option<OnlineRow>>> {
+    if let [key] = keys {
+        // The most common request, one entity, needs none of the maps below.
+        let mut stmt = conn.prepare_cached(&sql::select(table, 1))?;
+        let mut rows = stmt.query([key])?;
+        let mut found = None;
+        while let Some(r) = rows.next()? {
+            let name = text(r, 1)?;
+            let feature = features.iter().position(|f| f == name);
+            add_stored(&mut found, r, feature, features.len())?;
+        }
+        return Ok(vec![found]);
+    }
     let wanted: foldhash::HashMap<&str, usize> = features
         .iter()
         .enumerate()
@@ -364,14 +376,8 @@ fn read_rows(
             let Some(&at) = first.get(blob(r, 0)?) else {
                 continue;
             };
-            let row = out[at].get_or_insert_with(|| OnlineRow {
-                event_ts_micros: i64::MIN,
-                values: vec![None; features.len()],
-            });
-            row.event_ts_micros = row.event_ts_micros.max(event_micros(r.get_ref(3)?));
-            if let Some(&f) = wanted.get(text(r, 1)?) {
-                row.values[f] = Some(blob(r, 2)?.to_vec());
-            }
+            let feature = wanted.get(text(r, 1)?).copied();
+            add_stored(&mut out[at], r, feature, features.len())?;
         }
     }
     for (i, key) in keys.iter().enumerate() {
@@ -381,6 +387,25 @@ fn read_rows(
         }
     }
     Ok(out)
+}
+
+/// Adds a stored (entity key, feature) row `r` to its entity's row: the newest event time of the
+/// entity's rows, and the value when the feature is one of the `width` requested (at `feature`).
+fn add_stored(
+    found: &mut Option<OnlineRow>,
+    r: &rusqlite::Row<'_>,
+    feature: Option<usize>,
+    width: usize,
+) -> rusqlite::Result<()> {
+    let row = found.get_or_insert_with(|| OnlineRow {
+        event_ts_micros: i64::MIN,
+        values: vec![None; width],
+    });
+    row.event_ts_micros = row.event_ts_micros.max(event_micros(r.get_ref(3)?));
+    if let Some(f) = feature {
+        row.values[f] = Some(blob(r, 2)?.to_vec());
+    }
+    Ok(())
 }
 
 /// Column `i` as bytes (`NULL` reads as empty: a null `Value`).
