@@ -11,7 +11,7 @@
 //! process or another (a Feast or Larder server), holds a shared lock on it for as long as it is
 //! open. The attempt does not wait: when anyone else has the file open, the write stays in WAL mode
 //! and nobody is blocked. A reader that opens the file during a bulk write reads it in rollback
-//! mode, and waits only while the write commits.
+//! mode and waits, within its busy timeout, until the write commits.
 
 use std::time::Duration;
 
@@ -28,17 +28,27 @@ pub(super) fn try_rollback_journal(conn: &Connection) -> rusqlite::Result<bool> 
     conn.busy_timeout(Duration::ZERO)?;
     let mode = conn.query_row("PRAGMA journal_mode=DELETE", [], |r| r.get::<_, String>(0));
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    match mode {
-        Ok(mode) => Ok(mode.eq_ignore_ascii_case("delete")),
-        Err(e) if is_busy(&e) => Ok(false),
-        Err(e) => Err(e),
+    let switched = match mode {
+        Ok(mode) => mode.eq_ignore_ascii_case("delete"),
+        Err(e) if is_busy(&e) => false,
+        Err(e) => return Err(e),
+    };
+    if switched {
+        // With a rollback journal, `NORMAL` can leave a corrupt file after a power loss at the
+        // wrong moment; `FULL` cannot, and costs little here: the journal holds only the few
+        // pages that existed before the write.
+        conn.pragma_update(None, "synchronous", "FULL")?;
     }
+    Ok(switched)
 }
 
 /// Switches `conn`'s file back to WAL after a bulk write. Waits (up to the busy timeout) for
 /// readers that opened the file meanwhile; if it still cannot, the file stays in rollback mode,
 /// which every SQLite reads, until the next connection of this store opens it.
 pub(super) fn back_to_wal(conn: &Connection) {
+    if let Err(e) = conn.pragma_update(None, "synchronous", "NORMAL") {
+        tracing::warn!(error = %e, "could not set synchronous=NORMAL after a bulk write");
+    }
     let mode = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0));
     match mode {
         Ok(mode) if mode.eq_ignore_ascii_case("wal") => {}
