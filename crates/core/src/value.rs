@@ -411,21 +411,32 @@ pub fn python_float_repr(x: f64, out: &mut String) {
         out.push_str(if x.is_sign_negative() { "-0.0" } else { "0.0" });
         return;
     }
-    // `{:e}` gives the shortest round-trip digits, e.g. "4.0832364559173584e-1".
-    let mut sci = format!("{x:e}");
+    use std::fmt::Write;
+    // `{:e}` gives the shortest round-trip digits, e.g. "4.0832364559173584e-1". It is formatted
+    // on the stack: this runs for every float feature of every row a materialization writes.
+    let mut sci = StackText::default();
+    write!(sci, "{x:e}").expect("a float's {:e} fits in StackText");
     if sci
+        .as_str()
         .split('e')
         .next()
-        .map_or(0, |m| m.chars().filter(char::is_ascii_digit).count())
+        .map_or(0, |m| m.bytes().filter(u8::is_ascii_digit).count())
         >= 17
     {
         // Two 17-digit strings may round-trip; Python picks the correctly rounded one (half-even).
-        sci = format!("{x:.16e}");
+        sci = StackText::default();
+        write!(sci, "{x:.16e}").expect("a float's {:.16e} fits in StackText");
     }
-    let (mantissa, exp) = sci.split_once('e').expect("exponent");
+    let (mantissa, exp) = sci.as_str().split_once('e').expect("exponent");
     let exp: i32 = exp.parse().expect("integer exponent");
     let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+    let mut digit_bytes = [0u8; 20];
+    let mut count = 0;
+    for d in mantissa.bytes().filter(u8::is_ascii_digit) {
+        digit_bytes[count] = d;
+        count += 1;
+    }
+    let digits = std::str::from_utf8(&digit_bytes[..count]).expect("ASCII digits");
     if negative {
         out.push('-');
     }
@@ -434,9 +445,9 @@ pub fn python_float_repr(x: f64, out: &mut String) {
         if point <= 0 {
             out.push_str("0.");
             (0..-point).for_each(|_| out.push('0'));
-            out.push_str(&digits);
+            out.push_str(digits);
         } else if point as usize >= digits.len() {
-            out.push_str(&digits);
+            out.push_str(digits);
             (0..point as usize - digits.len()).for_each(|_| out.push('0'));
             out.push_str(".0");
         } else {
@@ -450,11 +461,31 @@ pub fn python_float_repr(x: f64, out: &mut String) {
             out.push('.');
             out.push_str(&digits[1..]);
         }
-        out.push_str(&format!(
-            "e{}{:02}",
-            if exp < 0 { '-' } else { '+' },
-            exp.abs()
-        ));
+        let _ = write!(out, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
+    }
+}
+
+/// Text formatted into a fixed buffer on the stack; long enough for any `f64` in `{:e}` or
+/// `{:.16e}` form (at most 24 bytes, as in `-1.2345678901234567e-308`).
+#[derive(Default)]
+struct StackText {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl StackText {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).expect("formatted text is UTF-8")
+    }
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let slot = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -778,6 +809,11 @@ mod tests {
             (125.71109008789063, "125.71109008789062"),
             (0.1, "0.1"),
             (f64::NAN, "nan"),
+            (-0.0, "-0.0"),
+            // The longest texts: 17 digits, a sign and a three-digit exponent.
+            (f64::MAX, "1.7976931348623157e+308"),
+            (-f64::MIN_POSITIVE, "-2.2250738585072014e-308"),
+            (5e-324, "5e-324"),
         ];
         for (x, want) in cases {
             let mut s = String::new();
