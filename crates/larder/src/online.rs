@@ -99,7 +99,7 @@ struct ViewRead {
     /// Per join key (layout order): its type and the request column that holds it.
     keys: Vec<(ValueType, String)>,
     layout: EntityKeyLayout,
-    /// The response column names of `features` (set once the plan knows `full_feature_names`).
+    /// The response column names of `features`, in order (shared by every answer).
     output_names: Arc<[String]>,
 }
 
@@ -108,7 +108,6 @@ struct ViewRead {
 #[derive(Debug, Clone)]
 pub struct OnlineReadPlan {
     reads: Vec<ViewRead>,
-    full_feature_names: bool,
     /// The request columns the plan needs (see [`OnlineReadPlan::required_entity_columns`]).
     required_columns: Vec<String>,
     /// The registry version this plan was resolved against.
@@ -157,26 +156,27 @@ impl OnlineReadPlan {
         let reads = groups
             .into_iter()
             .map(|(view, alias, features, join_key_map)| {
-                view_read(view, alias, features, &join_key_map, key_version)
+                view_read(
+                    view,
+                    alias,
+                    features,
+                    &join_key_map,
+                    key_version,
+                    full_feature_names,
+                )
             })
             .collect::<Result<Vec<_>>>()?;
         let mut plan = OnlineReadPlan {
             reads,
-            full_feature_names,
             required_columns: Vec::new(),
             registry_version: snapshot.version_id.clone(),
         };
-        // What every request needs is worked out once, here.
-        for i in 0..plan.reads.len() {
-            let read = &plan.reads[i];
-            let names = read
-                .features
-                .iter()
-                .map(|f| plan.output_name(read, f))
-                .collect();
-            plan.reads[i].output_names = names;
-        }
-        plan.required_columns = plan.entity_columns();
+        // Worked out once here, not on every request.
+        plan.required_columns = plan
+            .entity_column_types()
+            .into_iter()
+            .map(|(column, _)| column)
+            .collect();
         plan.check_collisions()?;
         Ok(plan)
     }
@@ -185,24 +185,15 @@ impl OnlineReadPlan {
     pub fn feature_names(&self) -> Vec<String> {
         self.reads
             .iter()
-            .flat_map(|r| r.features.iter().map(move |f| self.output_name(r, f)))
+            .flat_map(|r| r.output_names.iter().cloned())
             .collect()
-    }
-
-    fn output_name(&self, read: &ViewRead, feature: &str) -> String {
-        if self.full_feature_names {
-            format!("{}__{feature}", read.name_to_use)
-        } else {
-            feature.to_string()
-        }
     }
 
     fn check_collisions(&self) -> Result<()> {
         let mut seen = std::collections::HashMap::new();
         for read in &self.reads {
-            for f in &read.features {
-                let name = self.output_name(read, f);
-                if let Some(prev) = seen.insert(name.clone(), format!("{}:{f}", read.name_to_use)) {
+            for (f, name) in read.features.iter().zip(read.output_names.iter()) {
+                if let Some(prev) = seen.insert(name, format!("{}:{f}", read.name_to_use)) {
                     return Err(Error::InvalidRequest(format!(
                         "feature name `{name}` is requested twice ({prev} and {}:{f}): \
                          set full_feature_names to name columns <view>__<feature>",
@@ -229,16 +220,6 @@ impl OnlineReadPlan {
     pub fn required_entity_columns(&self) -> Vec<String> {
         self.required_columns.clone()
     }
-
-    fn entity_columns(&self) -> Vec<String> {
-        let mut cols: Vec<String> = Vec::new();
-        for (_, col) in self.reads.iter().flat_map(|r| r.keys.iter()) {
-            if col != DUMMY_ENTITY_ID && !cols.contains(col) {
-                cols.push(col.clone());
-            }
-        }
-        cols
-    }
 }
 
 fn view_read(
@@ -247,6 +228,7 @@ fn view_read(
     features: Vec<String>,
     join_key_map: &std::collections::BTreeMap<String, String>,
     key_version: u32,
+    full_feature_names: bool,
 ) -> Result<ViewRead> {
     for f in &features {
         if view.feature(f).is_none() {
@@ -275,13 +257,23 @@ fn view_read(
             .collect()
     };
     let name_to_use = alias.unwrap_or_else(|| view.name.clone());
+    let output_names = features
+        .iter()
+        .map(|f| {
+            if full_feature_names {
+                format!("{name_to_use}__{f}")
+            } else {
+                f.clone()
+            }
+        })
+        .collect();
     Ok(ViewRead {
         view,
         name_to_use,
         features,
         keys,
         layout,
-        output_names: Arc::from(Vec::new()),
+        output_names,
     })
 }
 

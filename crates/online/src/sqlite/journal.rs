@@ -46,20 +46,21 @@ pub(super) fn try_rollback_journal(conn: &Connection) -> rusqlite::Result<bool> 
 /// readers that opened the file meanwhile; if it still cannot, the file stays in rollback mode,
 /// which every SQLite reads, until the next connection of this store opens it.
 pub(super) fn back_to_wal(conn: &Connection) {
+    let file = conn.path().unwrap_or("the SQLite online store");
     if let Err(e) = conn.pragma_update(None, "synchronous", "NORMAL") {
-        tracing::warn!(error = %e, "could not set synchronous=NORMAL after a bulk write");
+        tracing::warn!(error = %e, "could not set synchronous=NORMAL on {file} after a bulk write");
     }
-    let mode = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0));
-    match mode {
+    let stays = |why: &str| {
+        tracing::warn!(
+            "{file} stays in rollback-journal mode after a bulk write ({why}): its rows are \
+             written and readable, readers wait while a write commits, and the store switches it \
+             back to WAL the next time it opens the file (or run `PRAGMA journal_mode=WAL` on it)"
+        );
+    };
+    match conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0)) {
         Ok(mode) if mode.eq_ignore_ascii_case("wal") => {}
-        Ok(mode) => tracing::warn!(
-            mode,
-            "the SQLite online store stays in journal mode {mode} after a bulk write"
-        ),
-        Err(e) => tracing::warn!(
-            error = %e,
-            "the SQLite online store could not return to WAL mode after a bulk write"
-        ),
+        Ok(mode) => stays(&format!("SQLite kept journal mode {mode}")),
+        Err(e) => stays(&e.to_string()),
     }
 }
 

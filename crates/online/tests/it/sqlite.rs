@@ -2,6 +2,7 @@
 //! the file's life cycle, Feast's table layout.
 
 use larder_core::entity_key::{EntityKeyLayout, KeyValue};
+use larder_core::model::FeatureView;
 use larder_online::conformance::Quirks;
 use larder_online::{OnlineStore, SqliteOnlineStore};
 use rusqlite::Connection;
@@ -14,6 +15,17 @@ async fn store() -> (SqliteOnlineStore, tempfile::TempDir) {
     (store, dir)
 }
 
+/// A [`store`] with the table of Feast's driver view in project `p`, and that view.
+async fn store_with_driver_table() -> (SqliteOnlineStore, tempfile::TempDir, FeatureView) {
+    let (store, dir) = store().await;
+    let view = crate::feast_sqlite::driver_view();
+    store
+        .update("p", std::slice::from_ref(&view), &[])
+        .await
+        .expect("create the driver view's table");
+    (store, dir, view)
+}
+
 mod conformance {
     use super::*;
     crate::all_conformance_tests!(Quirks::SQLITE);
@@ -21,11 +33,7 @@ mod conformance {
 
 #[tokio::test]
 async fn tables_use_feasts_layout_and_teardown_deletes_the_file() {
-    let (s, _dir) = store().await;
-    let view = crate::feast_sqlite::driver_view();
-    s.update("p", std::slice::from_ref(&view), &[])
-        .await
-        .unwrap();
+    let (s, _dir, view) = store_with_driver_table().await;
     assert_eq!(
         s.infra_name("p", &view.name).as_deref(),
         Some("p_driver_hourly_stats")
@@ -56,11 +64,7 @@ async fn tables_use_feasts_layout_and_teardown_deletes_the_file() {
 
 #[tokio::test]
 async fn legacy_text_timestamps_are_read_and_compared() {
-    let (s, _dir) = store().await;
-    let view = crate::feast_sqlite::driver_view();
-    s.update("p", std::slice::from_ref(&view), &[])
-        .await
-        .unwrap();
+    let (s, _dir, view) = store_with_driver_table().await;
     let layout = EntityKeyLayout::new(&["driver_id".to_string()], 3).unwrap();
     let key = layout.serialize(&[KeyValue::Int64(1001)]);
     let conn = Connection::open(s.path()).unwrap();
@@ -107,11 +111,7 @@ async fn legacy_text_timestamps_are_read_and_compared() {
 /// for it nor changes the journal mode. Every row is written either way.
 #[tokio::test]
 async fn bulk_writes_take_the_rollback_journal_only_when_alone() {
-    let (s, _dir) = store().await;
-    let view = crate::feast_sqlite::driver_view();
-    s.update("p", std::slice::from_ref(&view), &[])
-        .await
-        .unwrap();
+    let (s, _dir, view) = store_with_driver_table().await;
     let journal_mode = |conn: &Connection| -> String {
         conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap()
