@@ -174,9 +174,10 @@ pub(crate) struct ServeArgs {
     /// Request timeout in seconds.
     #[arg(long = "request-timeout-sec", default_value_t = 60)]
     pub(crate) request_timeout_sec: u64,
-    /// Threads serving requests (default: one per CPU). All threads share one process, one
-    /// connection pool and one registry cache; on a machine whose cores other busy processes
-    /// share, fewer threads than cores keep tail latency down.
+    /// Threads serving requests (default: one per CPU). Each runs the whole of its connections'
+    /// requests; all share one process, one SQLite pool and one registry cache (each has its own
+    /// Redis connection). On a machine whose cores other busy processes share, fewer threads than
+    /// cores keep tail latency down.
     #[arg(short = 'w', long = "workers", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub(crate) workers: Option<u16>,
 }

@@ -13,7 +13,7 @@ use clap::Parser;
 use larder::FeatureStore;
 use larder_core::config::{FEATURE_STORE_YAML, RepoConfig};
 
-use crate::args::{Cli, Command, ServeArgs};
+use crate::args::{Cli, Command};
 
 /// mimalloc keeps freed memory for reuse: Arrow batches and response buffers come and go by the
 /// thousand, and the system allocator hands large ones back to the kernel and faults them in again.
@@ -63,14 +63,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         std::env::set_current_dir(dir)
             .with_context(|| format!("cannot change to {}", dir.display()))?;
     }
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Command::Serve(ServeArgs {
-        workers: Some(n), ..
-    }) = &cli.command
-    {
-        runtime.worker_threads(usize::from(*n));
-    }
-    let runtime = runtime
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;

@@ -21,13 +21,15 @@ use crate::materialize::MaterializationLocks;
 #[derive(Debug, Clone)]
 pub struct FeatureStore {
     inner: Arc<Inner>,
+    /// The online store: shared by clones, and by [`FeatureStore::for_current_runtime`]'s handles
+    /// unless the store needs a connection of its own per runtime.
+    online: Arc<OnceCell<OnlineStoreRef>>,
 }
 
 #[derive(Debug)]
 struct Inner {
     config: RepoConfig,
     registry: RegistryRef,
-    online: OnceCell<OnlineStoreRef>,
     offline: OnceCell<OfflineStoreRef>,
     pub(crate) materializing: MaterializationLocks,
 }
@@ -45,10 +47,10 @@ impl FeatureStore {
             inner: Arc::new(Inner {
                 config,
                 registry,
-                online: OnceCell::new(),
                 offline: OnceCell::new(),
                 materializing: MaterializationLocks::default(),
             }),
+            online: Arc::default(),
         })
     }
 
@@ -73,18 +75,37 @@ impl FeatureStore {
 
     /// The online store, connected on first use.
     pub async fn online_store(&self) -> Result<OnlineStoreRef> {
-        self.inner
-            .online
+        self.online
             .get_or_try_init(|| open_online_store(&self.inner.config))
             .await
             .cloned()
+    }
+
+    /// A handle to this store for the async runtime this is called on (a server thread with a
+    /// runtime of its own). It shares everything with this one (registry, offline store,
+    /// materialization locks) but, when the online store's connections are driven by the runtime
+    /// that opened them (Redis), connects its own online store, so that its reads never wait for
+    /// another runtime's threads. Without an online store configured it is a plain clone.
+    pub async fn for_current_runtime(&self) -> Result<FeatureStore> {
+        if self.inner.config.online_store.is_none() {
+            return Ok(self.clone());
+        }
+        let shared = self.online_store().await?;
+        let online = shared
+            .connect_for_current_runtime()
+            .await?
+            .unwrap_or(shared);
+        Ok(FeatureStore {
+            inner: Arc::clone(&self.inner),
+            online: Arc::new(OnceCell::new_with(Some(online))),
+        })
     }
 
     /// Uses `store` as the online store instead of the one `feature_store.yaml` configures (an
     /// embedding application's own store, or a decorator around a configured one). Must be called
     /// before the online store is first used.
     pub fn use_online_store(&self, store: OnlineStoreRef) -> Result<()> {
-        self.inner.online.set(store).map_err(|_| {
+        self.online.set(store).map_err(|_| {
             Error::InvalidRequest(
                 "the online store is already in use; set it before the first read or write".into(),
             )

@@ -83,6 +83,15 @@ pub trait OnlineStore: Send + Sync + Debug + 'static {
         false
     }
 
+    /// Another handle to this store, for use from the async runtime this is called on. A store
+    /// whose connections are driven by a task of the runtime that opened them (Redis) opens new
+    /// connections here, so that a request on this runtime never waits for another runtime's
+    /// threads; `None` (the default) means this handle serves every runtime as well as a new one
+    /// would.
+    async fn connect_for_current_runtime(&self) -> Result<Option<OnlineStoreRef>> {
+        Ok(None)
+    }
+
     /// Creates what `keep` needs (tables, indexes) and removes the data of `delete`. Idempotent.
     async fn update(
         &self,

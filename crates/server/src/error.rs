@@ -37,6 +37,9 @@ pub enum Error {
         /// The origin as given.
         origin: String,
     },
+    /// A server thread failed outside a request (it could not start, or stopped early).
+    #[error("a server thread failed: {0}")]
+    Thread(String),
     /// The feature store failed while starting (registry unreadable, online store unreachable).
     #[error(transparent)]
     Store(#[from] larder::Error),

@@ -32,6 +32,7 @@ pub mod jobs;
 pub mod metrics;
 mod routes;
 pub mod state;
+mod workers;
 
 use std::future::Future;
 use std::time::Duration;
@@ -64,11 +65,14 @@ pub struct ServeOptions {
     pub cors_allowed_origins: Vec<String>,
     /// Requests running longer are answered 408; zero means no limit.
     pub request_timeout: Duration,
+    /// Server threads, each with an async runtime of its own (a connection stays on one thread);
+    /// zero means one per CPU.
+    pub threads: usize,
 }
 
 impl Default for ServeOptions {
     /// Feast's defaults: `127.0.0.1:6566`, registry re-read every 60 s; no metrics; access log on;
-    /// no CORS; 60 s request timeout.
+    /// no CORS; 60 s request timeout; one server thread per CPU.
     fn default() -> Self {
         ServeOptions {
             host: "127.0.0.1".into(),
@@ -78,6 +82,7 @@ impl Default for ServeOptions {
             access_log: true,
             cors_allowed_origins: Vec::new(),
             request_timeout: Duration::from_secs(60),
+            threads: 0,
         }
     }
 }
@@ -94,21 +99,20 @@ pub async fn serve(store: FeatureStore, options: ServeOptions) -> Result<()> {
     serve_with(listener, state, shutdown_signal()).await
 }
 
-/// Serves `state` on `listener` until `shutdown` completes, then lets requests in flight finish.
-/// Materialization jobs still running at that point are cancelled when the runtime stops (a
-/// cancelled run records nothing and can simply be run again).
+/// Serves `state` on `listener` with `state.options().threads` server threads until `shutdown`
+/// completes, then lets requests in flight finish. Materialization jobs run on the calling
+/// runtime; those still running at that point are cancelled when it stops (a cancelled run
+/// records nothing and can simply be run again).
 pub async fn serve_with(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let address = listener.local_addr().map_err(Error::Serve)?;
-    eprintln!("Listening on http://{address}");
-    tracing::info!(%address, project = state.store().project(), "feature server started");
-    axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(Error::Serve)?;
+    let threads = match state.options().threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    workers::serve_on_threads(listener, state.clone(), threads, shutdown).await?;
     let unfinished = state.jobs().unfinished();
     if !unfinished.is_empty() {
         let ids: Vec<String> = unfinished.iter().map(|j| j.id()).collect();

@@ -24,11 +24,17 @@ const MAX_CACHED_PLANS: usize = 4096;
 #[derive(Debug, Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
+    /// The store requests use: the shared one, or a server thread's own handle to it
+    /// ([`AppState::for_current_runtime`]).
+    store: FeatureStore,
 }
 
 #[derive(Debug)]
 struct Inner {
+    /// The store as opened on the runtime that made the state: background work uses it.
     store: FeatureStore,
+    /// That runtime, which runs the background work (registry refresh, materialization jobs).
+    background: tokio::runtime::Handle,
     options: ServeOptions,
     catalog: RwLock<Arc<Catalog>>,
     /// Why the last registry refresh failed, while it keeps failing.
@@ -75,8 +81,10 @@ impl AppState {
             store.online_store().await?;
         }
         let state = AppState {
+            store: store.clone(),
             inner: Arc::new(Inner {
                 store,
+                background: tokio::runtime::Handle::current(),
                 options: options.clone(),
                 catalog: RwLock::new(Arc::new(Catalog::new(registry))),
                 registry_error: RwLock::default(),
@@ -95,7 +103,32 @@ impl AppState {
 
     /// The feature store.
     pub fn store(&self) -> &FeatureStore {
-        &self.inner.store
+        &self.store
+    }
+
+    /// This state for handlers running on the async runtime this is called on: the same state,
+    /// with the store's own online connections for this runtime where the store needs them
+    /// ([`FeatureStore::for_current_runtime`]).
+    pub async fn for_current_runtime(&self) -> Result<Self, larder::Error> {
+        Ok(AppState {
+            inner: Arc::clone(&self.inner),
+            store: self.inner.store.for_current_runtime().await?,
+        })
+    }
+
+    /// Runs `work` on the runtime that made the state, with the state as opened there: a long
+    /// job then neither holds up the requests of a server thread nor stops with it.
+    pub(crate) fn spawn_background<F, Fut>(&self, work: F) -> tokio::task::JoinHandle<Fut::Output>
+    where
+        F: FnOnce(AppState) -> Fut,
+        Fut: std::future::Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let state = AppState {
+            inner: Arc::clone(&self.inner),
+            store: self.inner.store.clone(),
+        };
+        self.inner.background.spawn(work(state))
     }
 
     /// The options the server was started with.

@@ -18,6 +18,7 @@ pub(crate) async fn run(store: &FeatureStore, args: ServeArgs) -> Result<ExitCod
         access_log: !args.no_access_log,
         cors_allowed_origins: args.cors_allowed_origins,
         request_timeout: Duration::from_secs(args.request_timeout_sec),
+        threads: args.workers.map_or(0, usize::from),
     };
     larder_server::serve(store.clone(), options).await?;
     Ok(ExitCode::SUCCESS)

@@ -35,6 +35,8 @@ const CHUNKS_IN_FLIGHT: usize = 4;
 #[derive(Clone)]
 pub struct RedisOnlineStore {
     conn: Conn,
+    /// What the store was connected with, to connect again from another runtime.
+    config: RedisConfig,
     /// The nodes, for messages.
     endpoint: String,
     key_ttl_seconds: Option<u64>,
@@ -79,6 +81,7 @@ impl RedisOnlineStore {
         };
         Ok(RedisOnlineStore {
             conn,
+            config: config.clone(),
             endpoint: spec.describe(),
             key_ttl_seconds: config.key_ttl_seconds.filter(|&ttl| ttl > 0),
             skip_dedup: config.skip_dedup,
@@ -311,6 +314,14 @@ impl OnlineStore for RedisOnlineStore {
 
     fn infra_name(&self, _project: &str, _view: &str) -> Option<String> {
         None
+    }
+
+    /// New connections: redis-rs drives each connection from a task of the runtime that opened it.
+    async fn connect_for_current_runtime(&self) -> Result<Option<crate::OnlineStoreRef>> {
+        let store = Self::connect(&self.config)
+            .await?
+            .with_entity_key_serialization_version(self.key_version)?;
+        Ok(Some(std::sync::Arc::new(store)))
     }
 
     async fn update(

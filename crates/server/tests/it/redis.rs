@@ -8,12 +8,12 @@ use serde_json::json;
 
 use crate::common::{Online, PUSH_SOURCE, Repo, call, column, online};
 
-fn server() -> String {
+pub(crate) fn server() -> String {
     std::env::var("LARDER_TEST_REDIS_URL").unwrap_or_else(|_| "127.0.0.1:6379".into())
 }
 
 /// Fails with a clear message when nothing listens at the Redis address.
-async fn require_redis(url: &str) {
+pub(crate) async fn require_redis(url: &str) {
     let address = url
         .trim_start_matches("redis://")
         .split(['/', ','])
