@@ -11,6 +11,9 @@
      keys are deleted afterwards).
   e. test_sqlite_feast_writes_larder_reads: Feast applies the Python repo and materializes into SQLite;
      `larder get-online-features` returns what Feast's SDK returns.
+  f. test_sqlite_feast_writes_into_larders_tables: `larder apply` creates the tables (clustered on
+     their key, WITHOUT ROWID) and Feast's SDK materializes into them; both read back the oracle's
+     values.
 
 Comparison and status mapping (Larder's NULL_VALUE / OUTSIDE_MAX_AGE vs Feast's PRESENT): compare.py.
 Data ends at the current hour so that some values are within their view's ttl and some are not.
@@ -124,6 +127,14 @@ def test_sqlite_feast_writes_larder_reads(make_repo):
     repo = make_repo("e", online="sqlite", data_end=now_hour())
     feast_apply_materialize(repo)
     check_same_answers(repo, oracle=False, redis=False)
+
+
+def test_sqlite_feast_writes_into_larders_tables(make_repo):
+    repo = make_repo("lf", online="sqlite", data_end=now_hour())
+    repo.larder("apply")
+    start, end = window(repo)
+    repo.store().materialize(start_date=start, end_date=end)
+    check_same_answers(repo, oracle=True, redis=False)
 
 
 def test_redis_larder_writes_feast_reads(make_repo, redis_cleanup):

@@ -3,8 +3,9 @@ Feast writes"): the same data, definitions and window are materialized once by `
 and once by Feast 0.67 (SDK `materialize`), each into its own project, and the online stores are
 compared byte for byte.
 
-  test_sqlite_same_bytes: per feature view, the two tables have the same columns and index, the same
-    (entity_key, feature_name) rows, and per row identical `value` bytes (serialized Value proto),
+  test_sqlite_same_bytes: per feature view, the two tables have the same columns and index (Larder's
+    table is clustered on its primary key, WITHOUT ROWID, which makes SQLite report the key columns
+    NOT NULL; docs/feast-compatibility.md), the same (entity_key, feature_name) rows, and per row identical `value` bytes (serialized Value proto),
     `event_ts` / `created_ts` (same value and SQLite type) and `value_text` (Feast's str() of scalars,
     Python's float repr included).
   test_redis_same_bytes: the same Redis keys (serialized entity key ++ project), and per key the same
@@ -42,21 +43,31 @@ def sqlite_table(repo, view):
     db = sqlite3.connect(repo.path / "data" / "online.db")
     t = f"{repo.project}_{view}"
     cols = [tuple(r[1:]) for r in db.execute(f'PRAGMA table_info("{t}")')]
+    ddl = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (t,)).fetchone()[0]
     idx = sorted(r[1].replace(repo.project, "<project>") for r in db.execute(f'PRAGMA index_list("{t}")')
                  if not r[1].startswith("sqlite_autoindex"))
     rows = {(r[0], r[1]): r[2:] for r in db.execute(
         f'SELECT entity_key, feature_name, value, value_text, event_ts, typeof(event_ts), created_ts, '
         f'typeof(created_ts) FROM "{t}"')}
     db.close()
-    return cols, idx, rows
+    return cols, idx, rows, ddl.rstrip().upper().endswith("WITHOUT ROWID")
+
+
+def key_columns_nullable(cols):
+    """table_info rows (name, type, notnull, default, pk) with the key columns' NOT NULL left out:
+    SQLite sets it on the key of a WITHOUT ROWID table, and nothing else about the columns differs."""
+    return [(name, ty, 0 if pk else notnull, default, pk) for name, ty, notnull, default, pk in cols]
 
 
 def compare_sqlite(ours, theirs) -> list[str]:
     problems = []
     for view in VIEWS:
-        lc, li, lr = sqlite_table(ours, view)
-        fc, fi, fr = sqlite_table(theirs, view)
-        if lc != fc:
+        lc, li, lr, l_clustered = sqlite_table(ours, view)
+        fc, fi, fr, f_clustered = sqlite_table(theirs, view)
+        if not l_clustered or f_clustered:
+            problems.append(f"{view}: expected Larder's table WITHOUT ROWID and Feast's with a rowid, "
+                            f"got {l_clustered} and {f_clustered}")
+        if key_columns_nullable(lc) != key_columns_nullable(fc):
             problems.append(f"{view}: columns Larder {lc} != Feast {fc}")
         if li != fi:
             problems.append(f"{view}: indexes Larder {li} != Feast {fi}")

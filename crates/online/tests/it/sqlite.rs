@@ -50,6 +50,8 @@ async fn tables_use_feasts_layout_and_teardown_deletes_the_file() {
         sql.contains("PRIMARY KEY(entity_key, feature_name)") && sql.contains("value_text TEXT"),
         "{sql}"
     );
+    // Clustered on its key, so a read seeks each key once (sql::create_table).
+    assert!(sql.ends_with("WITHOUT ROWID"), "{sql}");
     let index: i64 = conn
         .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'p_driver_hourly_stats_ek'", [], |r| r.get(0))
         .unwrap();
