@@ -208,7 +208,8 @@ def section_materialize(run, G, goals):
         feast = G.ok("materialize", "1m", "feast", "sqlite")
         goal = f" A 20× goal at 1M rows means {med([r['wall_s'] for r in feast]) / 20:.3f} s." if feast else ""
         print(f"\nSQLite reference (`bench/sqlite_floor.sql`): the sqlite3 shell alone inserting the 1,000,000 "
-              f"online rows that 100k entities × 10 features make in Feast's layout, generated inside SQLite, in "
+              f"online rows that 100k entities × 10 features make in Feast's layout (clustered on the key, as Larder "
+              f"creates the table), generated inside SQLite, in "
               f"key order, one `INSERT … SELECT`, one transaction, 4 KiB pages: "
               f"{rng([r['wall_s'] for r in floor], f_s)} s (n={len(floor)}). Every SQLite materialization above "
               f"writes these same 1M rows (Larder with 16 KiB pages, 86 entities per statement and, when it has "
