@@ -463,9 +463,17 @@ impl Cell {
     /// The cell's event time: its row's (`row`, the epoch when the row has none), or the epoch
     /// when nothing is stored.
     fn event_time<'t>(&self, row: Option<&'t str>, epoch: &'t str) -> &'t str {
-        match self {
-            Cell::NotFound => epoch,
-            Cell::Null | Cell::Value { .. } => row.unwrap_or(epoch),
+        cell_event_time(self.status(), row, epoch)
+    }
+}
+
+/// The event time of a cell with `status`: the epoch when nothing is stored, else its row's
+/// (`row`, the epoch when the row has none).
+fn cell_event_time<'t>(status: FieldStatus, row: Option<&'t str>, epoch: &'t str) -> &'t str {
+    match status {
+        FieldStatus::NotFound => epoch,
+        FieldStatus::Present | FieldStatus::NullValue | FieldStatus::OutsideMaxAge => {
+            row.unwrap_or(epoch)
         }
     }
 }
@@ -612,21 +620,19 @@ impl OnlineAnswer {
             out.push(b'}');
         }
         let mut first = self.keys.is_empty();
+        // One column's statuses, reused by every column; a cell's event time follows from its
+        // status (the epoch when nothing is stored, else its row's time).
+        let mut statuses: Vec<FieldStatus> = Vec::with_capacity(self.rows);
         for view in &self.views {
-            let timestamps: Vec<Option<String>> = view
-                .row_timestamps()
-                .into_iter()
-                .map(|t| t.map(|t| format!("\"{t}\"")))
-                .collect();
+            let timestamps = view.row_timestamps();
             for i in 0..view.names.len() {
                 if !first {
                     out.push(b',');
                 }
                 first = false;
-                let mut cell_ts: Vec<&[u8]> = Vec::with_capacity(self.rows);
-                let mut statuses: Vec<FieldStatus> = Vec::with_capacity(self.rows);
+                statuses.clear();
                 out.extend_from_slice(b"{\"values\":[");
-                for (row, ts) in timestamps.iter().enumerate() {
+                for row in 0..self.rows {
                     if row > 0 {
                         out.push(b',');
                     }
@@ -634,16 +640,24 @@ impl OnlineAnswer {
                     let status = cell.status();
                     counts[status as usize] += 1;
                     statuses.push(status);
-                    cell_ts.push(cell.event_time(ts.as_deref(), &epoch).as_bytes());
                     match cell.value() {
                         Some(value) => value::write_json(value, out),
                         None => out.extend_from_slice(b"null"),
                     }
                 }
                 out.extend_from_slice(b"],\"statuses\":");
-                list(out, statuses, status_json);
+                list(out, statuses.iter().copied(), status_json);
                 out.extend_from_slice(b",\"event_timestamps\":");
-                list(out, cell_ts, |out, t| out.extend_from_slice(t));
+                list(
+                    out,
+                    statuses.iter().zip(&timestamps),
+                    |out, (status, ts)| {
+                        out.push(b'"');
+                        let time = cell_event_time(*status, ts.as_deref(), EPOCH);
+                        out.extend_from_slice(time.as_bytes());
+                        out.push(b'"');
+                    },
+                );
                 out.push(b'}');
             }
         }
@@ -697,9 +711,7 @@ fn serialize_keys(read: &ViewRead, entities: &Map<String, J>, rows: usize) -> Re
         .map(|(_, col)| entities.get(col).and_then(J::as_array))
         .collect();
     let mut out = Vec::with_capacity(rows);
-    let mut strings: Vec<String> = Vec::with_capacity(read.keys.len());
     for row in 0..rows {
-        strings.clear();
         let mut values = Vec::with_capacity(read.keys.len());
         for ((ty, col), column) in read.keys.iter().zip(&columns) {
             let v = match column {
