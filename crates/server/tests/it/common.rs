@@ -145,6 +145,17 @@ impl Repo {
     pub(crate) async fn app(&self) -> Router {
         app(self.state(&test_options()).await)
     }
+
+    /// Deletes what the tests wrote to the online store for `project` (its Redis keys; a test's
+    /// SQLite file goes with its directory).
+    pub(crate) async fn delete_online_data(&self, project: &str) {
+        let views = self.store.feature_views().await.expect("views");
+        let store = self.store.online_store().await.expect("online store");
+        store
+            .teardown(project, &views)
+            .await
+            .expect("delete the test's online data");
+    }
 }
 
 /// Options for tests: metrics on, access log off, refresh every 60 s.

@@ -30,15 +30,20 @@ pub(crate) async fn require_redis(url: &str) {
     }
 }
 
-#[tokio::test]
-async fn serves_and_pushes_with_redis() {
-    let url = server();
-    require_redis(&url).await;
+/// A project name no other test run uses (`PREFIX_<pid>_<nanos>`): its keys are its own to delete.
+pub(crate) fn unique_project(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    let project = format!("larder_it_{}_{nanos}", std::process::id());
+    format!("{prefix}_{}_{nanos}", std::process::id())
+}
+
+#[tokio::test]
+async fn serves_and_pushes_with_redis() {
+    let url = server();
+    require_redis(&url).await;
+    let project = unique_project("larder_it");
     let repo = Repo::with(Online::Redis(url), &project, 10).await;
     let app = repo.app().await;
 
@@ -69,12 +74,7 @@ async fn serves_and_pushes_with_redis() {
     let (_, body) = online(&app, &["driver_fresh:city"], &[1001]).await;
     assert_eq!(column(&body, "city").0, [json!("Agra")]);
 
-    let views = repo.store.feature_views().await.expect("views");
-    let store = repo.store.online_store().await.expect("online store");
-    store
-        .teardown(&project, &views)
-        .await
-        .expect("delete the test's keys");
+    repo.delete_online_data(&project).await;
     let (status, body) = online(
         &app,
         &["driver_hourly_stats:city", "driver_fresh:conv_rate"],

@@ -197,11 +197,7 @@ fn online_request(features: &[&str], ids: &[i64]) -> J {
 async fn server_threads_share_one_store_with_redis() {
     let url = crate::redis::server();
     crate::redis::require_redis(&url).await;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let project = format!("larder_it_threads_{}_{nanos}", std::process::id());
+    let project = crate::redis::unique_project("larder_it_threads");
     let repo = Repo::with(Online::Redis(url), &project, 20).await;
     let options = ServeOptions {
         threads: 2,
@@ -291,10 +287,5 @@ async fn server_threads_share_one_store_with_redis() {
         .expect("server result");
     drop(clients);
 
-    let views = repo.store.feature_views().await.expect("views");
-    let store = repo.store.online_store().await.expect("online store");
-    store
-        .teardown(&project, &views)
-        .await
-        .expect("delete the test's keys");
+    repo.delete_online_data(&project).await;
 }
