@@ -5,7 +5,8 @@ compared byte for byte.
 
   test_sqlite_same_bytes: per feature view, the two tables have the same columns and index (Larder's
     table is clustered on its primary key, WITHOUT ROWID, which makes SQLite report the key columns
-    NOT NULL; docs/feast-compatibility.md), the same (entity_key, feature_name) rows, and per row identical `value` bytes (serialized Value proto),
+    NOT NULL; docs/feast-compatibility.md), the same (entity_key, feature_name) rows, and per row
+    identical `value` bytes (serialized Value proto),
     `event_ts` / `created_ts` (same value and SQLite type) and `value_text` (Feast's str() of scalars,
     Python's float repr included).
   test_redis_same_bytes: the same Redis keys (serialized entity key ++ project), and per key the same

@@ -158,6 +158,16 @@ impl Repo {
     }
 }
 
+/// A project name no other test run uses (`PREFIX_<pid>_<nanos>`): the online data a test writes
+/// under it (Redis keys, shared by every run) is its own to delete.
+pub(crate) fn unique_project(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}_{}_{nanos}", std::process::id())
+}
+
 /// Options for tests: metrics on, access log off, refresh every 60 s.
 pub(crate) fn test_options() -> ServeOptions {
     ServeOptions {

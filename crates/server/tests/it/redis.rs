@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::common::{Online, PUSH_SOURCE, Repo, call, column, online};
+use crate::common::{Online, PUSH_SOURCE, Repo, call, column, online, unique_project};
 
 pub(crate) fn server() -> String {
     std::env::var("LARDER_TEST_REDIS_URL").unwrap_or_else(|_| "127.0.0.1:6379".into())
@@ -28,15 +28,6 @@ pub(crate) async fn require_redis(url: &str) {
              or set LARDER_TEST_REDIS_URL"
         ),
     }
-}
-
-/// A project name no other test run uses (`PREFIX_<pid>_<nanos>`): its keys are its own to delete.
-pub(crate) fn unique_project(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}_{}_{nanos}", std::process::id())
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use serde_json::{Value as J, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::common::{BIG, Online, PUSH_SOURCE, Repo, column, test_options};
+use crate::common::{BIG, Online, PUSH_SOURCE, Repo, column, test_options, unique_project};
 
 /// Sends raw bytes and reads the whole answer (the request says `Connection: close`).
 async fn exchange(stream: &mut TcpStream) -> (u16, J) {
@@ -197,7 +197,7 @@ fn online_request(features: &[&str], ids: &[i64]) -> J {
 async fn server_threads_share_one_store_with_redis() {
     let url = crate::redis::server();
     crate::redis::require_redis(&url).await;
-    let project = crate::redis::unique_project("larder_it_threads");
+    let project = unique_project("larder_it_threads");
     let repo = Repo::with(Online::Redis(url), &project, 20).await;
     let options = ServeOptions {
         threads: 2,
