@@ -40,7 +40,9 @@
 #
 # Raw results (commit-worthy, no data): <run dir>/results.tsv (one line per timed process:
 # wall seconds from the shell's clock, peak RSS from `/usr/bin/time -v`, exit code), hyperfine/*.json,
-# serve.jsonl, serve_floor.jsonl, serve_rss.tsv, redis_floor.csv, hist.jsonl, checks.txt (row counts,
+# serve.jsonl (wrk's figures, plus the CPU seconds the server's processes and, for Redis, the
+# redis-server used during each measured run), serve_floor.jsonl, serve_rss.tsv, redis_floor.csv,
+# hist.jsonl, checks.txt (row counts,
 # response cross-check), machine.txt, steps.tsv, run.log, logs/. Steps append to the run directory of
 # the day, so separate `STEPS=...` invocations add up to one run; to repeat a step, start a new
 # directory (BENCH_OUT=...) or the medians will mix both attempts.
@@ -385,8 +387,26 @@ serve_body() {  # IDS... -> request JSON
   printf '{"features":["%s"],"entities":{"driver_id":[%s]}}' "${REFS//,/\",\"}" "$ids"
 }
 
+# CPU seconds (user + system, with those of reaped children: gunicorn's recycled workers) used so
+# far by the processes of a process group, or by one pid
+group_cpu_s() {  # PGID
+  local p t=0
+  for p in $(pgrep -g "$1" || true); do t=$((t + $(proc_ticks "$p"))); done
+  awk -v t="$t" -v hz="$CLK_TCK" 'BEGIN{printf "%.2f", t / hz}'
+}
+pid_cpu_s() {  # PID
+  awk -v t="$(proc_ticks "$1")" -v hz="$CLK_TCK" 'BEGIN{printf "%.2f", t / hz}'
+}
+proc_ticks() {  # PID -> utime + stime + cutime + cstime (0 once it is gone)
+  awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+CLK_TCK=$(getconf CLK_TCK)
+cpu_mark() {  # sets serve_runs' s0 (server) and r0 (redis-server) before a measured run
+  s0=$(group_cpu_s "$SERVER_PGID"); r0=$( [ "$store" = redis ] && pid_cpu_s "$REDIS_PID" || echo 0)
+}
+
 serve_runs() {  # LABEL(tool/config) STORE
-  local label=$1 store=$2 c b log lua body
+  local label=$1 store=$2 c b log lua body s0 s1 r0 r1
   # one fixed request, saved for the cross-check of the two servers' answers
   body=$(serve_body 1001 1002 150000 200001)
   curl -s -X POST -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$SERVE_PORT/get-online-features" \
@@ -397,18 +417,23 @@ serve_runs() {  # LABEL(tool/config) STORE
       if [ "$b" = 1 ]; then
         # the peer's script, unchanged: one random existing id per request
         wrk -t1 -c"$c" -d"${SERVE_WARMUP}s" -s "$PEER/wrk_post.lua" "http://127.0.0.1:$SERVE_PORT" > /dev/null 2>&1 || true
+        cpu_mark
         FEAST_PEER_E=$ENTITIES FEAST_PEER_LABEL="serve $store $label b$b c$c" \
           timeout $((SERVE_SECONDS + 30)) wrk -t1 -c"$c" -d"${SERVE_SECONDS}s" --timeout 10s -s "$PEER/wrk_post.lua" \
           "http://127.0.0.1:$SERVE_PORT" > "$log" 2>&1 || true
       else
         BENCH_E=$ENTITIES BENCH_BATCH=$b wrk -t1 -c"$c" -d"${SERVE_WARMUP}s" -s "$BENCH/wrk_post_batch.lua" \
           "http://127.0.0.1:$SERVE_PORT" > /dev/null 2>&1 || true
+        cpu_mark
         BENCH_E=$ENTITIES BENCH_BATCH=$b BENCH_LABEL="serve $store $label b$b c$c" \
           timeout $((SERVE_SECONDS + 30)) wrk -t1 -c"$c" -d"${SERVE_SECONDS}s" --timeout 10s -s "$BENCH/wrk_post_batch.lua" \
           "http://127.0.0.1:$SERVE_PORT" > "$log" 2>&1 || true
       fi
+      s1=$(group_cpu_s "$SERVER_PGID"); r1=$( [ "$store" = redis ] && pid_cpu_s "$REDIS_PID" || echo 0)
       if grep -q '^JSON ' "$log"; then
-        grep '^JSON ' "$log" | sed 's/^JSON //' | "$PY" -c "import json,sys; d=json.loads(sys.stdin.read()); d.setdefault('batch', $b); print(json.dumps(d))" >> "$OUT/serve.jsonl"
+        # + the CPU the server and (Redis runs) the redis-server used during the measured run
+        grep '^JSON ' "$log" | sed 's/^JSON //' | "$PY" -c "import json,sys; d=json.loads(sys.stdin.read()); d.setdefault('batch', $b); \
+d['server_cpu_s'] = round($s1 - $s0, 2); d['redis_cpu_s'] = round($r1 - $r0, 2) if '$store' == 'redis' else None; print(json.dumps(d))" >> "$OUT/serve.jsonl"
         log "$(tail -1 "$OUT/serve.jsonl")"
       else
         log "wrk $store $label b$b c$c produced no result"; tail -3 "$log" >&2 || true

@@ -279,13 +279,37 @@ fn newest_per_key(batch: &WriteBatch) -> Vec<usize> {
 
 /// The first field of an `HMGET` reply.
 fn first_field(reply: Value) -> Option<Vec<u8>> {
-    let fields: Vec<Option<Vec<u8>>> = redis::from_redis_value(reply).ok()?;
-    fields.into_iter().next().flatten()
+    hmget_fields(reply).ok()?.into_iter().next().flatten()
+}
+
+/// The fields of an `HMGET` reply, moved out of it: a bulk string per stored field, `None` per
+/// missing one. (redis-rs's generic `FromRedisValue` conversion of the same reply costs about a
+/// tenth of a 100-entity read; this one reuses the reply's own allocation.)
+fn hmget_fields(reply: Value) -> std::result::Result<Vec<Option<Vec<u8>>>, RedisError> {
+    let unexpected = |what: &Value| {
+        RedisError::from((
+            redis::ErrorKind::UnexpectedReturnType,
+            "an HMGET reply holds something other than fields",
+            format!("{what:?}"),
+        ))
+    };
+    match reply {
+        Value::Array(items) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::BulkString(bytes) => Ok(Some(bytes)),
+                Value::Nil => Ok(None),
+                other => Err(unexpected(&other)),
+            })
+            .collect(),
+        Value::ServerError(e) => Err(e.into()),
+        other => Err(unexpected(&other)),
+    }
 }
 
 /// The row in an `HMGET key features... _ts:<view>` reply: `None` when nothing is stored.
 fn online_row(reply: Value) -> std::result::Result<Option<OnlineRow>, RedisError> {
-    let mut values: Vec<Option<Vec<u8>>> = redis::from_redis_value(reply)?;
+    let mut values = hmget_fields(reply)?;
     let ts = values.pop().flatten();
     if ts.is_none() && values.iter().all(Option::is_none) {
         return Ok(None);
@@ -428,5 +452,18 @@ mod tests {
         let row = online_row(reply).unwrap().unwrap();
         assert_eq!(row.event_ts_micros, 2_000_000);
         assert_eq!(row.values, vec![Some(vec![]), None]);
+    }
+
+    #[test]
+    fn replies_that_are_not_fields_are_errors() {
+        let wrong_type = Value::Array(vec![Value::Int(1), Value::Nil]);
+        let err = online_row(wrong_type).unwrap_err().to_string();
+        assert!(err.contains("other than fields"), "{err}");
+        assert!(online_row(Value::Okay).is_err());
+        assert_eq!(
+            first_field(Value::Array(vec![Value::BulkString(b"t".to_vec())])),
+            Some(b"t".to_vec())
+        );
+        assert_eq!(first_field(Value::Array(vec![Value::Nil])), None);
     }
 }
