@@ -6,10 +6,20 @@
 //! lookup instead of a `pread` copying the page; serving reads pages all over a file much larger
 //! than any page cache. Writers do not map the file: a bulk write touches most of it, and mapped
 //! pages would count against the writing process's resident memory.
+//!
+//! A reader keeps one read transaction (one snapshot of the file) across calls for at most
+//! [`SNAPSHOT_MAX_AGE`]: beginning and ending a read transaction in WAL mode takes file locks
+//! (`fcntl`), an `fstat` and the shared-memory mutexes of every connection to the file, which was a
+//! tenth of serving a 1-entity request. A snapshot ends early when this pool has written since it
+//! began (a reader always sees this process's own writes), when a call on it fails, and, once its
+//! reader is idle, within a few milliseconds ([`Sweeper`]), so that an idle server never holds the
+//! WAL back from being checkpointed. Another process's writes become visible at most
+//! [`SNAPSHOT_MAX_AGE`] after they commit.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -21,17 +31,84 @@ pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Prepared statements cached per connection (upserts and reads of several tables and chunk sizes).
 const STATEMENT_CACHE: usize = 64;
 
+/// How long a reader may keep reading one snapshot of the file across calls.
+pub(super) const SNAPSHOT_MAX_AGE: Duration = Duration::from_millis(1);
+/// How often idle readers' snapshots are looked at while any is open.
+const SWEEP_EVERY: Duration = Duration::from_millis(2);
+
 /// Connections to one database file, reused across calls.
 pub(super) struct Pool {
     path: PathBuf,
+    shared: Arc<Shared>,
+}
+
+/// What the pool and its [`Sweeper`] share.
+struct Shared {
     state: Mutex<State>,
+    /// Signalled when an idle reader with an open snapshot is put back.
+    snapshot_idle: Condvar,
+    /// Write calls finished so far: a snapshot that began before the latest ends before a read.
+    writes: AtomicU64,
 }
 
 struct State {
     /// Bumped by [`Pool::reset`]; connections of an older generation are closed, not reused.
     generation: u64,
-    /// Idle connections per [`Use`].
-    idle: [Vec<Connection>; 2],
+    /// Idle readers.
+    readers: Vec<Reader>,
+    /// Idle writers.
+    writers: Vec<Connection>,
+    /// Whether a [`Sweeper`] thread runs.
+    sweeping: bool,
+}
+
+/// A reading connection and the read transaction it may have open.
+struct Reader {
+    conn: Connection,
+    snapshot: Option<Snapshot>,
+}
+
+/// An open read transaction.
+#[derive(Debug, Clone, Copy)]
+struct Snapshot {
+    began: Instant,
+    /// [`Shared::writes`] when it began.
+    writes: u64,
+}
+
+impl Reader {
+    /// Whether its snapshot is older than [`SNAPSHOT_MAX_AGE`] at `now`, or than this pool's last
+    /// write.
+    fn stale(&self, now: Instant, writes: u64) -> bool {
+        self.snapshot.is_some_and(|s| {
+            s.writes != writes || now.saturating_duration_since(s.began) > SNAPSHOT_MAX_AGE
+        })
+    }
+
+    /// Ends the open read transaction, if any; `false` if that failed (the connection is then
+    /// not reused).
+    fn end_snapshot(&mut self) -> bool {
+        if self.snapshot.take().is_none() || self.conn.is_autocommit() {
+            return true;
+        }
+        self.conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut end| end.execute([]))
+            .is_ok()
+    }
+
+    /// Begins a read transaction unless one is open.
+    fn begin_snapshot(&mut self, writes: u64) -> rusqlite::Result<()> {
+        if self.snapshot.is_some() {
+            return Ok(());
+        }
+        self.conn.prepare_cached("BEGIN")?.execute([])?;
+        self.snapshot = Some(Snapshot {
+            began: Instant::now(),
+            writes,
+        });
+        Ok(())
+    }
 }
 
 /// What a connection is for.
@@ -57,9 +134,15 @@ impl Pool {
         let first = connect(path, Use::Write)?;
         Ok(Pool {
             path: path.to_path_buf(),
-            state: Mutex::new(State {
-                generation: 0,
-                idle: [Vec::new(), vec![first]],
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    generation: 0,
+                    readers: Vec::new(),
+                    writers: vec![first],
+                    sweeping: false,
+                }),
+                snapshot_idle: Condvar::new(),
+                writes: AtomicU64::new(0),
             }),
         })
     }
@@ -75,20 +158,69 @@ impl Pool {
         use_: Use,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<T> {
+        match use_ {
+            Use::Read => self.read(f),
+            Use::Write => self.write(f),
+        }
+    }
+
+    /// Runs `f` on a reader, in its current snapshot while that is fresh enough.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
         let (generation, idle) = {
-            let mut state = self.state.lock().expect("sqlite pool lock");
-            (state.generation, state.idle[use_ as usize].pop())
+            let mut state = self.lock();
+            (state.generation, state.readers.pop())
+        };
+        let mut reader = match idle {
+            Some(reader) => reader,
+            None => Reader {
+                conn: connect(&self.path, Use::Read)?,
+                snapshot: None,
+            },
+        };
+        let writes = self.shared.writes.load(Ordering::Acquire);
+        if reader.stale(Instant::now(), writes) && !reader.end_snapshot() {
+            // Could not end it: start over on a new connection.
+            reader = Reader {
+                conn: connect(&self.path, Use::Read)?,
+                snapshot: None,
+            };
+        }
+        let result = reader
+            .begin_snapshot(writes)
+            .and_then(|()| f(&mut reader.conn));
+        let keep = result.is_ok() || reader.end_snapshot();
+        let mut state = self.lock();
+        if keep && state.generation == generation && state.readers.len() < MAX_IDLE {
+            let snapshot = reader.snapshot.is_some();
+            state.readers.push(reader);
+            if snapshot {
+                self.sweep(&mut state);
+            }
+        }
+        result
+    }
+
+    /// Runs `f` on a writer; then every snapshot older than the write ends before its next read.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let (generation, idle) = {
+            let mut state = self.lock();
+            (state.generation, state.writers.pop())
         };
         let mut conn = match idle {
             Some(conn) => conn,
-            None => connect(&self.path, use_)?,
+            None => connect(&self.path, Use::Write)?,
         };
         let result = f(&mut conn);
-        let mut state = self.state.lock().expect("sqlite pool lock");
-        let current = state.generation == generation;
-        let idle = &mut state.idle[use_ as usize];
-        if current && idle.len() < MAX_IDLE {
-            idle.push(conn);
+        self.shared.writes.fetch_add(1, Ordering::AcqRel);
+        let mut state = self.lock();
+        if state.generation == generation && state.writers.len() < MAX_IDLE {
+            state.writers.push(conn);
         }
         result
     }
@@ -97,11 +229,87 @@ impl Pool {
     /// the database file is deleted, so that later calls open a new file.
     pub(super) fn reset(&self) {
         let closed = {
-            let mut state = self.state.lock().expect("sqlite pool lock");
+            let mut state = self.lock();
             state.generation += 1;
-            std::mem::take(&mut state.idle)
+            (
+                std::mem::take(&mut state.readers),
+                std::mem::take(&mut state.writers),
+            )
         };
         drop(closed);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.shared.state.lock().expect("sqlite pool lock")
+    }
+
+    /// Makes sure a [`Sweeper`] will end the idle readers' snapshots.
+    fn sweep(&self, state: &mut State) {
+        if state.sweeping {
+            self.shared.snapshot_idle.notify_one();
+            return;
+        }
+        let sweeper = Sweeper {
+            shared: Arc::downgrade(&self.shared),
+        };
+        let started = std::thread::Builder::new()
+            .name("larder-sqlite-snapshots".into())
+            .spawn(move || sweeper.run());
+        match started {
+            Ok(_) => state.sweeping = true,
+            Err(e) => {
+                // Without one, snapshots are not kept across calls.
+                tracing::warn!(error = %e, "cannot start the SQLite snapshot sweeper thread");
+                for reader in &mut state.readers {
+                    reader.end_snapshot();
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Pool {
+    /// Closes the idle connections now (not when the sweeper lets go of them) and wakes the
+    /// sweeper so that it stops.
+    fn drop(&mut self) {
+        self.reset();
+        self.shared.snapshot_idle.notify_one();
+    }
+}
+
+/// Ends the read transactions of idle readers once they are [`SNAPSHOT_MAX_AGE`] old (every
+/// [`SWEEP_EVERY`] while any is open; asleep otherwise). Stops when its pool is dropped.
+struct Sweeper {
+    shared: Weak<Shared>,
+}
+
+impl Sweeper {
+    fn run(self) {
+        while let Some(shared) = self.shared.upgrade() {
+            let mut state = shared.state.lock().expect("sqlite pool lock");
+            let now = Instant::now();
+            let writes = shared.writes.load(Ordering::Acquire);
+            let mut open = false;
+            for reader in &mut state.readers {
+                if reader.stale(now, writes) {
+                    reader.end_snapshot();
+                }
+                open |= reader.snapshot.is_some();
+            }
+            if open {
+                drop(state);
+                drop(shared);
+                std::thread::sleep(SWEEP_EVERY);
+            } else {
+                // Asleep until a reader with a snapshot is put back (or now and then, to notice
+                // that the pool is gone).
+                let (state, _) = shared
+                    .snapshot_idle
+                    .wait_timeout(state, Duration::from_secs(1))
+                    .expect("sqlite pool lock");
+                drop(state);
+            }
+        }
     }
 }
 
@@ -132,4 +340,95 @@ fn connect(path: &Path, use_: Use) -> rusqlite::Result<Connection> {
     }
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pool on a new file with a table `t(v)` holding 1, and a second connection to the file
+    /// standing for another process.
+    fn pool_and_other_process() -> (tempfile::TempDir, Pool, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("online.db");
+        let pool = Pool::open(&path).unwrap();
+        pool.with(Use::Write, |c| {
+            c.execute_batch("CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1);")
+        })
+        .unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.busy_timeout(BUSY_TIMEOUT).unwrap();
+        (dir, pool, other)
+    }
+
+    fn sum(pool: &Pool) -> i64 {
+        pool.with(Use::Read, |c| {
+            c.query_row("SELECT sum(v) FROM t", [], |r| r.get(0))
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn reads_see_this_pools_writes_at_once() {
+        let (_dir, pool, _other) = pool_and_other_process();
+        assert_eq!(sum(&pool), 1);
+        pool.with(Use::Write, |c| c.execute("INSERT INTO t VALUES (2)", []))
+            .unwrap();
+        assert_eq!(
+            sum(&pool),
+            3,
+            "a read right after this pool's write sees it"
+        );
+    }
+
+    #[test]
+    fn reads_see_other_processes_writes_within_the_snapshot_age() {
+        let (_dir, pool, other) = pool_and_other_process();
+        assert_eq!(sum(&pool), 1);
+        other.execute("INSERT INTO t VALUES (2)", []).unwrap();
+        std::thread::sleep(SNAPSHOT_MAX_AGE + Duration::from_millis(1));
+        assert_eq!(sum(&pool), 3);
+    }
+
+    #[test]
+    fn an_idle_reader_does_not_hold_the_wal_back() {
+        let (_dir, pool, other) = pool_and_other_process();
+        assert_eq!(sum(&pool), 1);
+        // The reader is idle now; another process writes and checkpoints the whole WAL away,
+        // which a reader still in an older snapshot would prevent.
+        other.execute("INSERT INTO t VALUES (2)", []).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let busy: i64 = other
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+                .unwrap();
+            if busy == 0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "an idle reader kept its snapshot: the WAL could not be checkpointed"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let readers = pool.lock().readers.len();
+        assert_eq!(readers, 1);
+        assert!(pool.lock().readers.iter().all(|r| r.snapshot.is_none()));
+    }
+
+    #[test]
+    fn a_failed_read_ends_its_snapshot() {
+        let (_dir, pool, _other) = pool_and_other_process();
+        let err = pool.with(Use::Read, |c| {
+            c.query_row("SELECT nope FROM t", [], |r| r.get::<_, i64>(0))
+        });
+        assert!(err.is_err());
+        let state = pool.lock();
+        assert!(
+            state
+                .readers
+                .iter()
+                .all(|r| r.snapshot.is_none() && r.conn.is_autocommit())
+        );
+    }
 }
