@@ -77,6 +77,14 @@ struct Snapshot {
 }
 
 impl Reader {
+    /// A new reading connection to `path`, with no transaction open.
+    fn open(path: &Path) -> rusqlite::Result<Self> {
+        Ok(Reader {
+            conn: connect(path, Use::Read)?,
+            snapshot: None,
+        })
+    }
+
     /// Whether its snapshot is older than [`SNAPSHOT_MAX_AGE`] at `now`, or than this pool's last
     /// write.
     fn stale(&self, now: Instant, writes: u64) -> bool {
@@ -175,18 +183,12 @@ impl Pool {
         };
         let mut reader = match idle {
             Some(reader) => reader,
-            None => Reader {
-                conn: connect(&self.path, Use::Read)?,
-                snapshot: None,
-            },
+            None => Reader::open(&self.path)?,
         };
         let writes = self.shared.writes.load(Ordering::Acquire);
         if reader.stale(Instant::now(), writes) && !reader.end_snapshot() {
             // Could not end it: start over on a new connection.
-            reader = Reader {
-                conn: connect(&self.path, Use::Read)?,
-                snapshot: None,
-            };
+            reader = Reader::open(&self.path)?;
         }
         let result = reader
             .begin_snapshot(writes)
