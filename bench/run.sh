@@ -401,8 +401,8 @@ proc_ticks() {  # PID -> utime + stime + cutime + cstime (0 once it is gone)
   awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 CLK_TCK=$(getconf CLK_TCK)
-cpu_mark() {  # sets serve_runs' s0 (server) and r0 (redis-server) before a measured run
-  s0=$(group_cpu_s "$SERVER_PGID"); r0=$( [ "$store" = redis ] && pid_cpu_s "$REDIS_PID" || echo 0)
+serve_cpu() {  # STORE -> "SERVER_S REDIS_S": CPU seconds so far of the server and (Redis) the redis-server
+  echo "$(group_cpu_s "$SERVER_PGID") $( [ "$1" = redis ] && pid_cpu_s "$REDIS_PID" || echo 0)"
 }
 
 serve_runs() {  # LABEL(tool/config) STORE
@@ -417,19 +417,19 @@ serve_runs() {  # LABEL(tool/config) STORE
       if [ "$b" = 1 ]; then
         # the peer's script, unchanged: one random existing id per request
         wrk -t1 -c"$c" -d"${SERVE_WARMUP}s" -s "$PEER/wrk_post.lua" "http://127.0.0.1:$SERVE_PORT" > /dev/null 2>&1 || true
-        cpu_mark
+        read -r s0 r0 <<< "$(serve_cpu "$store")"
         FEAST_PEER_E=$ENTITIES FEAST_PEER_LABEL="serve $store $label b$b c$c" \
           timeout $((SERVE_SECONDS + 30)) wrk -t1 -c"$c" -d"${SERVE_SECONDS}s" --timeout 10s -s "$PEER/wrk_post.lua" \
           "http://127.0.0.1:$SERVE_PORT" > "$log" 2>&1 || true
       else
         BENCH_E=$ENTITIES BENCH_BATCH=$b wrk -t1 -c"$c" -d"${SERVE_WARMUP}s" -s "$BENCH/wrk_post_batch.lua" \
           "http://127.0.0.1:$SERVE_PORT" > /dev/null 2>&1 || true
-        cpu_mark
+        read -r s0 r0 <<< "$(serve_cpu "$store")"
         BENCH_E=$ENTITIES BENCH_BATCH=$b BENCH_LABEL="serve $store $label b$b c$c" \
           timeout $((SERVE_SECONDS + 30)) wrk -t1 -c"$c" -d"${SERVE_SECONDS}s" --timeout 10s -s "$BENCH/wrk_post_batch.lua" \
           "http://127.0.0.1:$SERVE_PORT" > "$log" 2>&1 || true
       fi
-      s1=$(group_cpu_s "$SERVER_PGID"); r1=$( [ "$store" = redis ] && pid_cpu_s "$REDIS_PID" || echo 0)
+      read -r s1 r1 <<< "$(serve_cpu "$store")"
       if grep -q '^JSON ' "$log"; then
         # + the CPU the server and (Redis runs) the redis-server used during the measured run
         grep '^JSON ' "$log" | sed 's/^JSON //' | "$PY" -c "import json,sys; d=json.loads(sys.stdin.read()); d.setdefault('batch', $b); \

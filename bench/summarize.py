@@ -248,13 +248,15 @@ def all_configs_table(by, tool):
 def cpu_table(by, feast_peaks):
     """CPU per request at each tool's busiest run, and for Redis the rate its redis-server could reach
     at that cost with a whole core to itself (it runs commands on one thread)."""
-    rows = []
+    best = {}   # (store, batch, is Larder) -> (req/s, conc, label, record) of the busiest run
     for (store, b, c), d in by.items():
         for lab, r in d.items():
             if r.get("server_cpu_s") is None or not r.get("requests"):
                 continue
-            rows.append((store, b, lab.startswith("larder"), r["rps"], c, lab, r))
-    if not rows:
+            k = (store, b, lab.startswith("larder"))
+            if k not in best or r["rps"] > best[k][0]:
+                best[k] = (r["rps"], c, lab, r)
+    if not best:
         return
     print("\nCPU per request at each tool's peak (user + system time of the server's processes and of the "
           "private redis-server during that measured run, ÷ requests). Redis runs commands on one thread, "
@@ -263,11 +265,6 @@ def cpu_table(by, feast_peaks):
     print("| store | entities/req | tool (config, conc) | req/s | server µs CPU/req | redis-server µs CPU/req | "
           "redis-server bound req/s | 20× Feast's peak |")
     print("|---|---|---|---|---|---|---|---|")
-    best = {}
-    for store, b, is_larder, rps, c, lab, r in rows:
-        k = (store, b, is_larder)
-        if k not in best or rps > best[k][0]:
-            best[k] = (rps, c, lab, r)
     for (store, b, is_larder) in sorted(best, key=lambda k: (k[0] != "sqlite", k[1], not k[2])):
         rps, c, lab, r = best[(store, b, is_larder)]
         n = r["requests"]
@@ -275,8 +272,7 @@ def cpu_table(by, feast_peaks):
         red = r["redis_cpu_s"] * 1e6 / n if r.get("redis_cpu_s") else None
         bound = f"{1e6 / red:,.0f}" if red else "–"
         need = feast_peaks.get((store, b))
-        name = config_name(lab)
-        print(f"| {store} | {b} | {'Larder' if is_larder else 'Feast'} ({name}, c{c}) | {rps:,.0f} | {srv:,.0f} | "
+        print(f"| {store} | {b} | {'Larder' if is_larder else 'Feast'} ({config_name(lab)}, c{c}) | {rps:,.0f} | {srv:,.0f} | "
               f"{f'{red:,.0f}' if red else '–'} | {bound} | {f'{20 * need:,.0f}' if need and is_larder else '–'} |")
 
 

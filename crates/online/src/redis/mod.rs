@@ -283,8 +283,8 @@ fn first_field(reply: Value) -> Option<Vec<u8>> {
 }
 
 /// The fields of an `HMGET` reply, moved out of it: a bulk string per stored field, `None` per
-/// missing one. (redis-rs's generic `FromRedisValue` conversion of the same reply costs about a
-/// tenth of a 100-entity read; this one reuses the reply's own allocation.)
+/// missing one. (Unlike redis-rs's generic `FromRedisValue` conversion, this reuses the reply's
+/// own vector: about 2 % of a 100-entity read's CPU, measured by hand.)
 fn hmget_fields(reply: Value) -> std::result::Result<Vec<Option<Vec<u8>>>, RedisError> {
     let unexpected = |what: &Value| {
         RedisError::from((

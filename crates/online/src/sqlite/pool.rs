@@ -32,7 +32,7 @@ pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 const STATEMENT_CACHE: usize = 64;
 
 /// How long a reader may keep reading one snapshot of the file across calls.
-pub(super) const SNAPSHOT_MAX_AGE: Duration = Duration::from_millis(1);
+const SNAPSHOT_MAX_AGE: Duration = Duration::from_millis(1);
 /// How often idle readers' snapshots are looked at while any is open.
 const SWEEP_EVERY: Duration = Duration::from_millis(2);
 
@@ -58,8 +58,18 @@ struct State {
     readers: Vec<Reader>,
     /// Idle writers.
     writers: Vec<Connection>,
-    /// Whether a [`Sweeper`] thread runs.
-    sweeping: bool,
+    /// Whether idle readers' snapshots are being ended for them.
+    sweeper: SweeperState,
+}
+
+/// Whether a [`Sweeper`] thread runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SweeperState {
+    /// Not needed yet: no reader has kept a snapshot.
+    NotStarted,
+    Running,
+    /// The thread could not be started: readers end their snapshot after each call instead.
+    Unavailable,
 }
 
 /// A reading connection and the read transaction it may have open.
@@ -123,9 +133,9 @@ impl Reader {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Use {
     /// Reads: the file is memory-mapped.
-    Read = 0,
+    Read,
     /// Writes and schema changes.
-    Write = 1,
+    Write,
 }
 
 impl std::fmt::Debug for Pool {
@@ -147,7 +157,7 @@ impl Pool {
                     generation: 0,
                     readers: Vec::new(),
                     writers: vec![first],
-                    sweeping: false,
+                    sweeper: SweeperState::NotStarted,
                 }),
                 snapshot_idle: Condvar::new(),
                 writes: AtomicU64::new(0),
@@ -193,13 +203,17 @@ impl Pool {
         let result = reader
             .begin_snapshot(writes)
             .and_then(|()| f(&mut reader.conn));
-        let keep = result.is_ok() || reader.end_snapshot();
         let mut state = self.lock();
+        if state.sweeper != SweeperState::Running {
+            self.start_sweeper(&mut state);
+        }
+        let keep =
+            (result.is_ok() && state.sweeper == SweeperState::Running) || reader.end_snapshot();
         if keep && state.generation == generation && state.readers.len() < MAX_IDLE {
             let snapshot = reader.snapshot.is_some();
             state.readers.push(reader);
             if snapshot {
-                self.sweep(&mut state);
+                self.shared.snapshot_idle.notify_one();
             }
         }
         result
@@ -245,10 +259,10 @@ impl Pool {
         self.shared.state.lock().expect("sqlite pool lock")
     }
 
-    /// Makes sure a [`Sweeper`] will end the idle readers' snapshots.
-    fn sweep(&self, state: &mut State) {
-        if state.sweeping {
-            self.shared.snapshot_idle.notify_one();
+    /// Starts the [`Sweeper`] on the first read; if the thread cannot be started, says so once
+    /// and leaves snapshots unkept.
+    fn start_sweeper(&self, state: &mut State) {
+        if state.sweeper != SweeperState::NotStarted {
             return;
         }
         let sweeper = Sweeper {
@@ -257,16 +271,17 @@ impl Pool {
         let started = std::thread::Builder::new()
             .name("larder-sqlite-snapshots".into())
             .spawn(move || sweeper.run());
-        match started {
-            Ok(_) => state.sweeping = true,
+        state.sweeper = match started {
+            Ok(_) => SweeperState::Running,
             Err(e) => {
-                // Without one, snapshots are not kept across calls.
-                tracing::warn!(error = %e, "cannot start the SQLite snapshot sweeper thread");
-                for reader in &mut state.readers {
-                    reader.end_snapshot();
-                }
+                tracing::warn!(
+                    error = %e,
+                    "cannot start the SQLite snapshot sweeper thread: every read opens its own \
+                     read transaction (correct, somewhat slower)"
+                );
+                SweeperState::Unavailable
             }
-        }
+        };
     }
 }
 
