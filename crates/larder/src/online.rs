@@ -598,7 +598,6 @@ impl OnlineAnswer {
             out.extend_from_slice(status.as_str().as_bytes());
             out.push(b'"');
         }
-        let epoch = format!("\"{EPOCH}\"");
         let mut counts: StatusCounts = [0; 4];
         out.extend_from_slice(b"{\"metadata\":{\"feature_names\":");
         list(out, self.feature_names(), json);
@@ -615,7 +614,7 @@ impl OnlineAnswer {
             });
             out.extend_from_slice(b",\"event_timestamps\":");
             list(out, 0..self.rows, |out, _| {
-                out.extend_from_slice(epoch.as_bytes())
+                out.extend_from_slice(QUOTED_EPOCH.as_bytes())
             });
             out.push(b'}');
         }
@@ -667,6 +666,8 @@ impl OnlineAnswer {
 }
 
 const EPOCH: &str = "1970-01-01T00:00:00Z";
+/// [`EPOCH`] as a JSON string.
+const QUOTED_EPOCH: &str = "\"1970-01-01T00:00:00Z\"";
 
 fn entity_row_count(plan: &OnlineReadPlan, entities: &Map<String, J>) -> Result<usize> {
     let mut rows: Option<(usize, &str)> = None;

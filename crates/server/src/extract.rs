@@ -7,6 +7,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -23,7 +24,24 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(request, state)
+        let BodyBytes(bytes) = BodyBytes::from_request(request, state).await?;
+        parse(&bytes).map(JsonBody)
+    }
+}
+
+/// A request body as bytes, for handlers that parse it themselves (to borrow strings from it);
+/// a body over the limit or one that cannot be read is rejected as [`JsonBody`] rejects it.
+#[derive(Debug, Clone)]
+pub(crate) struct BodyBytes(pub(crate) Bytes);
+
+impl<S> FromRequest<S> for BodyBytes
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(request, state)
             .await
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -37,8 +55,8 @@ where
                         rejection.body_text()
                     ))
                 }
-            })?;
-        parse(&bytes).map(JsonBody)
+            })
+            .map(BodyBytes)
     }
 }
 
@@ -46,7 +64,7 @@ where
 ///
 /// A valid body is parsed once, without tracking where the parser is; only a body that fails is
 /// parsed again with tracking, to name the field at fault.
-pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ApiError> {
     match serde_json::from_slice(bytes) {
         Ok(value) => Ok(value),
         Err(_) => parse_naming_the_field(bytes),
@@ -54,7 +72,7 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 /// [`parse`] with the path of the field at fault in the error.
-fn parse_naming_the_field<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+fn parse_naming_the_field<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();

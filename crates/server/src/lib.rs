@@ -30,6 +30,7 @@ pub mod error;
 mod extract;
 pub mod jobs;
 pub mod metrics;
+mod plans;
 mod routes;
 pub mod state;
 mod workers;
@@ -43,6 +44,7 @@ use tokio::net::TcpListener;
 pub use app::app;
 pub use error::{ApiError, Error, Result};
 pub use extract::JsonBody;
+pub use plans::SelectionRef;
 pub use state::AppState;
 
 /// Request bodies larger than this are refused with 413.

@@ -149,12 +149,16 @@ impl Default for Metrics {
     }
 }
 
-/// The index in [`ENDPOINTS`] of a matched path (`other` when it is not one of them).
-pub fn endpoint_index(matched_path: Option<&str>) -> usize {
-    let other = ENDPOINTS.len() - 1;
-    matched_path
-        .and_then(|p| ENDPOINTS.iter().position(|e| *e == p))
-        .unwrap_or(other)
+/// The index in [`ENDPOINTS`] of the route a request `path` goes to (`other` when none).
+pub fn endpoint_of_path(path: &str) -> usize {
+    let route = match path.strip_prefix("/jobs/") {
+        Some(id) if !id.is_empty() && !id.contains('/') => "/jobs/{id}",
+        _ => path,
+    };
+    ENDPOINTS
+        .iter()
+        .position(|e| *e == route)
+        .unwrap_or(ENDPOINTS.len() - 1)
 }
 
 impl Metrics {
@@ -410,10 +414,22 @@ mod tests {
     }
 
     #[test]
+    fn requests_are_counted_by_their_route() {
+        let name = |path| ENDPOINTS[endpoint_of_path(path)];
+        assert_eq!(name("/get-online-features"), "/get-online-features");
+        assert_eq!(name("/jobs/3f2a"), "/jobs/{id}");
+        assert_eq!(name("/jobs/"), "other");
+        assert_eq!(name("/jobs/a/b"), "other");
+        assert_eq!(name("/health/"), "other");
+        assert_eq!(name("/other"), "other");
+        assert_eq!(name("other"), "other");
+    }
+
+    #[test]
     fn renders_requests_and_freshness() {
         let m = Metrics::default();
-        m.record_request(endpoint_index(Some("/push")), 200, Duration::from_millis(3));
-        m.record_request(endpoint_index(Some("/nope")), 404, Duration::from_millis(1));
+        m.record_request(endpoint_of_path("/push"), 200, Duration::from_millis(3));
+        m.record_request(endpoint_of_path("/nope"), 404, Duration::from_millis(1));
         m.record_push("driver\"push", "online");
         let now = DateTime::from_timestamp(1_000, 0).unwrap();
         m.record_event_time("a", DateTime::from_timestamp(990, 0).unwrap());

@@ -11,14 +11,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use larder::core::proto::core as pc;
 use larder::registry::view::ProjectView;
-use larder::{FeatureSelection, FeatureStore, OnlineReadPlan};
+use larder::{FeatureStore, OnlineReadPlan};
 
 use crate::ServeOptions;
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
-
-/// Plans cached per catalog at most; past this the cache starts over (requests choose the keys).
-const MAX_CACHED_PLANS: usize = 4096;
+use crate::plans::{PlanCache, SelectionRef};
 
 /// The state shared by all handlers; cheap to clone.
 #[derive(Debug, Clone)]
@@ -48,13 +46,7 @@ struct Inner {
 pub struct Catalog {
     /// The registry contents (all projects).
     pub registry: Arc<pc::Registry>,
-    plans: RwLock<foldhash::HashMap<PlanKey, Arc<OnlineReadPlan>>>,
-}
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct PlanKey {
-    selection: FeatureSelection,
-    full_feature_names: bool,
+    plans: RwLock<PlanCache>,
 }
 
 impl Catalog {
@@ -162,30 +154,31 @@ impl AppState {
     /// The read plan of `selection`, resolved once per registry version.
     pub fn online_plan(
         &self,
-        selection: FeatureSelection,
+        selection: SelectionRef<'_>,
         full_feature_names: bool,
     ) -> Result<Arc<OnlineReadPlan>, larder::Error> {
         let catalog = self.catalog();
-        let key = PlanKey {
-            selection,
-            full_feature_names,
-        };
-        if let Some(plan) = catalog.plans.read().expect("plan cache lock").get(&key) {
-            return Ok(plan.clone());
+        let cached = catalog
+            .plans
+            .read()
+            .expect("plan cache lock")
+            .get(selection, full_feature_names);
+        if let Some(plan) = cached {
+            return Ok(plan);
         }
         let store = self.store();
         let plan = Arc::new(OnlineReadPlan::resolve(
             &catalog.registry,
             store.project(),
-            &key.selection,
+            &selection.to_owned(),
             full_feature_names,
             store.config().entity_key_serialization_version,
         )?);
-        let mut plans = catalog.plans.write().expect("plan cache lock");
-        if plans.len() >= MAX_CACHED_PLANS {
-            plans.clear();
-        }
-        plans.insert(key, plan.clone());
+        catalog.plans.write().expect("plan cache lock").insert(
+            selection,
+            full_feature_names,
+            Arc::clone(&plan),
+        );
         Ok(plan)
     }
 

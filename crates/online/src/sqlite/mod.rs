@@ -218,9 +218,22 @@ impl OnlineStore for SqliteOnlineStore {
         if entity_keys.is_empty() {
             return Ok(Vec::new());
         }
+        if let [key] = entity_keys {
+            // The most common request, one entity: read on the calling task (a point lookup takes
+            // microseconds, less than a hop to the blocking pool), with the SQL this thread built
+            // the last time it read this view.
+            let select = sql::select_one(project, &view.name);
+            return self
+                .pool
+                .with(Use::Read, |conn| read_one(conn, &select, key, features))
+                .map_err(|e| {
+                    let doing = format!("reading 1 key of view {}", view.name);
+                    let table = table_name(project, &view.name);
+                    sqlite_error(e, &doing, Some(&table), self.pool.path())
+                });
+        }
         let table = table_name(project, &view.name);
         if entity_keys.len() <= inline_read_keys() {
-            // A few point lookups take microseconds: a hop to the blocking pool would cost more.
             return self
                 .pool
                 .with(Use::Read, |conn| {
@@ -352,6 +365,24 @@ fn entities_per_statement(features: usize) -> usize {
     (MAX_WRITE_PARAMS / sql::upsert_params_per_entity(features)).max(1)
 }
 
+/// Reads the rows of one entity `key` with `select` (a [`sql::select`] of one key).
+fn read_one(
+    conn: &mut Connection,
+    select: &str,
+    key: &[u8],
+    features: &[String],
+) -> rusqlite::Result<Vec<Option<OnlineRow>>> {
+    let mut stmt = conn.prepare_cached(select)?;
+    let mut rows = stmt.query([key])?;
+    let mut found = None;
+    while let Some(r) = rows.next()? {
+        let name = blob(r, 1)?;
+        let feature = features.iter().position(|f| f.as_bytes() == name);
+        add_stored(&mut found, r, feature, features.len())?;
+    }
+    Ok(vec![found])
+}
+
 /// Reads the rows of `keys` in chunks and maps them back to request order.
 fn read_rows(
     conn: &mut Connection,
@@ -359,22 +390,10 @@ fn read_rows(
     keys: &[Vec<u8>],
     features: &[String],
 ) -> rusqlite::Result<Vec<Option<OnlineRow>>> {
-    if let [key] = keys {
-        // The most common request, one entity, needs none of the maps below.
-        let mut stmt = conn.prepare_cached(&sql::select(table, 1))?;
-        let mut rows = stmt.query([key])?;
-        let mut found = None;
-        while let Some(r) = rows.next()? {
-            let name = text(r, 1)?;
-            let feature = features.iter().position(|f| f == name);
-            add_stored(&mut found, r, feature, features.len())?;
-        }
-        return Ok(vec![found]);
-    }
-    let wanted: foldhash::HashMap<&str, usize> = features
+    let wanted: foldhash::HashMap<&[u8], usize> = features
         .iter()
         .enumerate()
-        .map(|(i, f)| (f.as_str(), i))
+        .map(|(i, f)| (f.as_bytes(), i))
         .collect();
     let mut first: foldhash::HashMap<&[u8], usize> =
         foldhash::HashMap::with_capacity_and_hasher(keys.len(), Default::default());
@@ -393,7 +412,7 @@ fn read_rows(
             let Some(&at) = first.get(blob(r, 0)?) else {
                 continue;
             };
-            let feature = wanted.get(text(r, 1)?).copied();
+            let feature = wanted.get(blob(r, 1)?).copied();
             add_stored(&mut out[at], r, feature, features.len())?;
         }
     }
@@ -425,7 +444,8 @@ fn add_stored(
     Ok(())
 }
 
-/// Column `i` as bytes (`NULL` reads as empty: a null `Value`).
+/// Column `i` as bytes (`NULL` reads as empty: a null `Value`, or no feature name). Feature
+/// names are compared as bytes: checking that they are UTF-8 first was 1.4 % of a 1-entity request.
 fn blob<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r [u8]> {
     match row.get_ref(i)? {
         ValueRef::Blob(b) | ValueRef::Text(b) => Ok(b),
@@ -436,13 +456,6 @@ fn blob<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r [u8]> 
             other.data_type(),
         )),
     }
-}
-
-/// Column `i` as text.
-fn text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
-    row.get_ref(i)?.as_str().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    })
 }
 
 /// A stored event time in microseconds: integer (or real) Unix seconds, or legacy ISO text
