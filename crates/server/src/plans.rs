@@ -24,7 +24,7 @@ pub enum SelectionRef<'a> {
 
 impl SelectionRef<'_> {
     /// The owned selection, to resolve and to keep.
-    pub fn to_owned(self) -> FeatureSelection {
+    pub fn to_selection(self) -> FeatureSelection {
         match self {
             SelectionRef::Refs(refs) => {
                 FeatureSelection::Refs(refs.iter().map(|r| (*r).to_owned()).collect())
@@ -127,7 +127,7 @@ impl<P> PlanCache<P> {
             .retain(|e| e.full_feature_names != full_feature_names || !selection.is(&e.selection));
         self.len -= before - entries.len();
         entries.push(Entry {
-            selection: selection.to_owned(),
+            selection: selection.to_selection(),
             full_feature_names,
             plan,
         });

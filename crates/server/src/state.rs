@@ -170,7 +170,7 @@ impl AppState {
         let plan = Arc::new(OnlineReadPlan::resolve(
             &catalog.registry,
             store.project(),
-            &selection.to_owned(),
+            &selection.to_selection(),
             full_feature_names,
             store.config().entity_key_serialization_version,
         )?);

@@ -123,6 +123,26 @@ impl SqliteOnlineStore {
     }
 }
 
+impl SqliteOnlineStore {
+    /// The error of a failed read of `keys` keys of `project`'s `view`.
+    fn read_error(
+        &self,
+        e: rusqlite::Error,
+        project: &str,
+        view: &FeatureView,
+        keys: usize,
+    ) -> Error {
+        let table = table_name(project, &view.name);
+        sqlite_error(e, &reading(keys, view), Some(&table), self.pool.path())
+    }
+}
+
+/// What a read of `keys` keys of `view` is doing, for its errors.
+fn reading(keys: usize, view: &FeatureView) -> String {
+    let noun = if keys == 1 { "key" } else { "keys" };
+    format!("reading {keys} {noun} of view {}", view.name)
+}
+
 /// Wraps a rusqlite error with what was being done; a missing table says to run `apply`.
 fn sqlite_error(e: rusqlite::Error, doing: &str, table: Option<&str>, path: &Path) -> Error {
     let missing =
@@ -226,11 +246,7 @@ impl OnlineStore for SqliteOnlineStore {
             return self
                 .pool
                 .with(Use::Read, |conn| read_one(conn, &select, key, features))
-                .map_err(|e| {
-                    let doing = format!("reading 1 key of view {}", view.name);
-                    let table = table_name(project, &view.name);
-                    sqlite_error(e, &doing, Some(&table), self.pool.path())
-                });
+                .map_err(|e| self.read_error(e, project, view, 1));
         }
         let table = table_name(project, &view.name);
         if entity_keys.len() <= inline_read_keys() {
@@ -239,14 +255,11 @@ impl OnlineStore for SqliteOnlineStore {
                 .with(Use::Read, |conn| {
                     read_rows(conn, &table, entity_keys, features)
                 })
-                .map_err(|e| {
-                    let doing = format!("reading {} keys of view {}", entity_keys.len(), view.name);
-                    sqlite_error(e, &doing, Some(&table), self.pool.path())
-                });
+                .map_err(|e| self.read_error(e, project, view, entity_keys.len()));
         }
         let keys = entity_keys.to_vec();
         let features = features.to_vec();
-        let doing = format!("reading {} keys of view {}", keys.len(), view.name);
+        let doing = reading(keys.len(), view);
         let t = table.clone();
         self.blocking(Use::Read, doing, Some(table), move |conn| {
             read_rows(conn, &t, &keys, &features)

@@ -193,14 +193,7 @@ impl Pool {
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<T> {
-        let (generation, idle) = {
-            let mut state = self.lock();
-            (state.generation, state.readers.pop())
-        };
-        let mut reader = match idle {
-            Some(reader) => reader,
-            None => Reader::open(&self.path)?,
-        };
+        let (generation, mut reader) = self.take(|state| state.readers.pop(), Reader::open)?;
         let writes = self.shared.writes.load(Ordering::Acquire);
         if reader.stale(Instant::now(), writes) && !reader.end_snapshot() {
             // Could not end it: start over on a new connection.
@@ -210,9 +203,7 @@ impl Pool {
             .begin_snapshot(writes)
             .and_then(|()| f(&mut reader.conn));
         let mut state = self.lock();
-        if state.sweeper != SweeperState::Running {
-            self.start_sweeper(&mut state);
-        }
+        self.start_sweeper(&mut state);
         let keep =
             (result.is_ok() && state.sweeper == SweeperState::Running) || reader.end_snapshot();
         if keep && state.generation == generation && state.readers.len() < MAX_IDLE {
@@ -226,19 +217,32 @@ impl Pool {
         result
     }
 
+    /// An idle connection taken with `idle`, or a new one made by `open` when there is none, with
+    /// the pool generation it belongs to.
+    fn take<C>(
+        &self,
+        idle: impl FnOnce(&mut State) -> Option<C>,
+        open: impl FnOnce(&Path) -> rusqlite::Result<C>,
+    ) -> rusqlite::Result<(u64, C)> {
+        let (generation, idle) = {
+            let mut state = self.lock();
+            (state.generation, idle(&mut state))
+        };
+        match idle {
+            Some(conn) => Ok((generation, conn)),
+            None => Ok((generation, open(&self.path)?)),
+        }
+    }
+
     /// Runs `f` on a writer; then every snapshot older than the write ends before its next read.
     fn write<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<T> {
-        let (generation, idle) = {
-            let mut state = self.lock();
-            (state.generation, state.writers.pop())
-        };
-        let mut conn = match idle {
-            Some(conn) => conn,
-            None => connect(&self.path, Use::Write)?,
-        };
+        let (generation, mut conn) = self.take(
+            |state| state.writers.pop(),
+            |path| connect(path, Use::Write),
+        )?;
         let result = f(&mut conn);
         self.shared.writes.fetch_add(1, Ordering::AcqRel);
         let mut state = self.lock();
