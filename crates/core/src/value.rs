@@ -569,17 +569,6 @@ pub fn write_json(value: &pt::Value, out: &mut Vec<u8>) {
     fn json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
         serde_json::to_writer(&mut *out, v).expect("a scalar serializes into memory");
     }
-    fn float(out: &mut Vec<u8>, f: f64) {
-        if f.is_finite() {
-            json(out, &f);
-        } else if f.is_nan() {
-            out.extend_from_slice(b"\"NaN\"");
-        } else if f > 0.0 {
-            out.extend_from_slice(b"\"Infinity\"");
-        } else {
-            out.extend_from_slice(b"\"-Infinity\"");
-        }
-    }
     if is_null(value) {
         out.extend_from_slice(b"null");
         return;
@@ -588,10 +577,120 @@ pub fn write_json(value: &pt::Value, out: &mut Vec<u8>) {
         Some(Val::StringVal(s)) => json(out, s.as_str()),
         Some(Val::Int32Val(v)) => json(out, v),
         Some(Val::Int64Val(v)) | Some(Val::UnixTimestampVal(v)) => json(out, v),
-        Some(Val::DoubleVal(v)) => float(out, *v),
-        Some(Val::FloatVal(v)) => float(out, f64::from(*v)),
+        Some(Val::DoubleVal(v)) => write_float_json(out, *v),
+        Some(Val::FloatVal(v)) => write_float_json(out, f64::from(*v)),
         Some(Val::BoolVal(v)) => json(out, v),
         _ => json(out, &to_json(value)),
+    }
+}
+
+/// A scalar `Value` read straight from its bytes, without building the message: what serving
+/// answers with for nearly every cell.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scalar<'a> {
+    /// `string_val`.
+    Str(&'a str),
+    /// `int32_val`.
+    Int32(i32),
+    /// `int64_val`.
+    Int64(i64),
+    /// `double_val`.
+    Double(f64),
+    /// `float_val`.
+    Float(f32),
+    /// `bool_val`.
+    Bool(bool),
+    /// `unix_timestamp_val`, seconds.
+    UnixTimestamp(i64),
+}
+
+/// The scalar in `bytes` when they are exactly one field of a scalar type other than bytes (what
+/// Feast and Larder write for such features); `None` for anything else (lists, bytes, maps, empty,
+/// or a field written twice), which [`decode`] reads.
+pub fn scalar(bytes: &[u8]) -> Option<Scalar<'_>> {
+    let (&tag, rest) = bytes.split_first()?;
+    let whole_varint = |rest: &[u8]| match read_varint(rest)? {
+        (v, []) => Some(v),
+        _ => None,
+    };
+    Some(match tag {
+        0x12 => {
+            let (len, text) = read_varint(rest)?;
+            if text.len() as u64 != len {
+                return None;
+            }
+            Scalar::Str(std::str::from_utf8(text).ok()?)
+        }
+        // int32 is written as a 64-bit varint and read back truncated, as protobuf does.
+        0x18 => Scalar::Int32(whole_varint(rest)? as i32),
+        0x20 => Scalar::Int64(whole_varint(rest)? as i64),
+        0x29 => Scalar::Double(f64::from_le_bytes(rest.try_into().ok()?)),
+        0x35 => Scalar::Float(f32::from_le_bytes(rest.try_into().ok()?)),
+        0x38 => Scalar::Bool(whole_varint(rest)? != 0),
+        0x40 => Scalar::UnixTimestamp(whole_varint(rest)? as i64),
+        _ => return None,
+    })
+}
+
+/// A varint at the start of `bytes`, and what follows it.
+fn read_varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let mut v = 0u64;
+    for (i, &b) in bytes.iter().enumerate().take(10) {
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            return Some((v, &bytes[i + 1..]));
+        }
+    }
+    None
+}
+
+impl Scalar<'_> {
+    /// Whether it means "no value" (Feast's null timestamp), as [`is_null`] says of a `Value`.
+    pub fn is_null(&self) -> bool {
+        *self == Scalar::UnixTimestamp(NULL_TIMESTAMP)
+    }
+
+    /// Appends the JSON Feast's feature server writes for it, as [`write_json`] does for a `Value`.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        fn json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+            serde_json::to_writer(&mut *out, v).expect("a scalar serializes into memory");
+        }
+        match *self {
+            _ if self.is_null() => out.extend_from_slice(b"null"),
+            Scalar::Str(s) => json(out, s),
+            Scalar::Int32(v) => json(out, &v),
+            Scalar::Int64(v) | Scalar::UnixTimestamp(v) => json(out, &v),
+            Scalar::Double(v) => write_float_json(out, v),
+            Scalar::Float(v) => write_float_json(out, f64::from(v)),
+            Scalar::Bool(v) => json(out, &v),
+        }
+    }
+
+    /// The `Value` it is read from.
+    pub fn to_value(&self) -> pt::Value {
+        let val = match *self {
+            Scalar::Str(s) => Val::StringVal(s.to_string()),
+            Scalar::Int32(v) => Val::Int32Val(v),
+            Scalar::Int64(v) => Val::Int64Val(v),
+            Scalar::Double(v) => Val::DoubleVal(v),
+            Scalar::Float(v) => Val::FloatVal(v),
+            Scalar::Bool(v) => Val::BoolVal(v),
+            Scalar::UnixTimestamp(v) => Val::UnixTimestampVal(v),
+        };
+        pt::Value { val: Some(val) }
+    }
+}
+
+/// A float as Feast's feature server writes it: a JSON number, or `"NaN"`/`"Infinity"`/`"-Infinity"`.
+fn write_float_json(out: &mut Vec<u8>, f: f64) {
+    if f.is_finite() {
+        serde_json::to_writer(&mut *out, &f).expect("a float serializes into memory");
+    } else if f.is_nan() {
+        out.extend_from_slice(b"\"NaN\"");
+    } else if f > 0.0 {
+        out.extend_from_slice(b"\"Infinity\"");
+    } else {
+        out.extend_from_slice(b"\"-Infinity\"");
     }
 }
 
@@ -602,6 +701,68 @@ mod tests {
     use arrow::array::{Int64Builder, ListBuilder, StringBuilder};
 
     use super::*;
+
+    #[test]
+    fn scalars_read_from_bytes_as_decoding_reads_them() {
+        let values = [
+            Val::StringVal("say \"hi\"\n\u{e9}".into()),
+            Val::StringVal(String::new()),
+            Val::Int32Val(-7),
+            Val::Int32Val(i32::MAX),
+            Val::Int64Val(i64::MIN + 1),
+            Val::Int64Val(300),
+            Val::DoubleVal(0.1),
+            Val::DoubleVal(f64::NAN),
+            Val::DoubleVal(f64::NEG_INFINITY),
+            Val::FloatVal(0.1),
+            Val::FloatVal(f32::INFINITY),
+            Val::BoolVal(true),
+            Val::BoolVal(false),
+            Val::UnixTimestampVal(1_795_518_000),
+            Val::UnixTimestampVal(NULL_TIMESTAMP),
+        ];
+        for val in values {
+            let value = pt::Value { val: Some(val) };
+            let bytes = encode(&value);
+            let got = scalar(&bytes).unwrap_or_else(|| panic!("{value:?} is a scalar"));
+            let (mut from_bytes, mut from_value) = (Vec::new(), Vec::new());
+            got.write_json(&mut from_bytes);
+            write_json(&value, &mut from_value);
+            assert_eq!(
+                String::from_utf8(from_bytes).unwrap(),
+                String::from_utf8(from_value).unwrap(),
+                "{value:?}"
+            );
+            assert_eq!(got.is_null(), is_null(&value), "{value:?}");
+            assert_eq!(encode(&got.to_value()), bytes, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn anything_but_one_scalar_field_is_left_to_decoding() {
+        let list = pt::Value {
+            val: Some(Val::Int64ListVal(pt::Int64List { val: vec![1, 2] })),
+        };
+        let bytes_val = pt::Value {
+            val: Some(Val::BytesVal(vec![1])),
+        };
+        let mut twice = encode(&pt::Value {
+            val: Some(Val::Int64Val(1)),
+        });
+        twice.extend_from_within(..);
+        let cases = [
+            encode(&list),
+            encode(&bytes_val),
+            Vec::new(),
+            twice,
+            vec![0x12, 5, b'a'],
+            vec![0x20, 0x80],
+            vec![0x12, 2, 0xff, 0xfe],
+        ];
+        for bytes in cases {
+            assert_eq!(scalar(&bytes), None, "{bytes:?}");
+        }
+    }
 
     fn encode_one(array: ArrayRef, t: ValueType) -> Vec<u8> {
         let enc = ColumnEncoder::new(&array, t, "c").unwrap();

@@ -11,7 +11,7 @@ use larder_core::proto::core as pc;
 use larder_core::time::{format_rfc3339, from_micros, parse_timestamp};
 use larder_core::types::ValueType;
 use larder_core::value;
-use larder_online::{OnlineRow, OnlineStoreRef};
+use larder_online::{OnlineRows, OnlineStoreRef};
 use larder_registry::view::ProjectView;
 use serde::Serialize;
 use serde_json::{Map, Value as J};
@@ -427,23 +427,46 @@ struct ViewAnswer {
     /// The view's ttl in µs (0: forever).
     ttl_micros: i64,
     /// Per entity row, what the store holds.
-    rows: Vec<Option<OnlineRow>>,
+    rows: OnlineRows,
 }
 
 /// One cell of the response: a feature of one entity row.
-enum Cell {
+enum Cell<'a> {
     /// Nothing stored: null, `NOT_FOUND`, the epoch.
     NotFound,
     /// A stored null: null, `NULL_VALUE`, the row's event time.
     Null,
     /// A stored value, `PRESENT` or `OUTSIDE_MAX_AGE`, and the row's event time.
     Value {
-        value: larder_core::proto::types::Value,
+        value: CellValue<'a>,
         status: FieldStatus,
     },
 }
 
-impl Cell {
+/// A stored value: a scalar read in place from the stored bytes, or (lists, bytes) the decoded
+/// `Value`.
+enum CellValue<'a> {
+    Scalar(value::Scalar<'a>),
+    Decoded(larder_core::proto::types::Value),
+}
+
+impl CellValue<'_> {
+    fn to_json(&self) -> J {
+        match self {
+            CellValue::Scalar(s) => value::to_json(&s.to_value()),
+            CellValue::Decoded(v) => value::to_json(v),
+        }
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            CellValue::Scalar(s) => s.write_json(out),
+            CellValue::Decoded(v) => value::write_json(v, out),
+        }
+    }
+}
+
+impl Cell<'_> {
     fn status(&self) -> FieldStatus {
         match self {
             Cell::NotFound => FieldStatus::NotFound,
@@ -453,7 +476,7 @@ impl Cell {
     }
 
     /// The stored value, `None` for a null cell.
-    fn value(&self) -> Option<&larder_core::proto::types::Value> {
+    fn value(&self) -> Option<&CellValue<'_>> {
         match self {
             Cell::Value { value, .. } => Some(value),
             Cell::NotFound | Cell::Null => None,
@@ -484,28 +507,33 @@ pub type StatusCounts = [u64; 4];
 
 impl ViewAnswer {
     /// Feature `i` of entity row `row`.
-    fn cell(&self, row: usize, i: usize, now: i64) -> Result<Cell> {
-        let Some(stored) = &self.rows[row] else {
+    fn cell(&self, row: usize, i: usize, now: i64) -> Result<Cell<'_>> {
+        let Some(ts) = self.rows.event_ts(row) else {
             return Ok(Cell::NotFound);
         };
-        let ts = stored.event_ts_micros;
-        Ok(match stored.values.get(i).and_then(|v| v.as_deref()) {
+        Ok(match self.rows.value(row, i) {
             None => Cell::NotFound,
             Some([]) => Cell::Null,
             Some(bytes) => {
-                let decoded = value::decode(bytes)?;
-                if value::is_null(&decoded) {
-                    Cell::Null
-                } else {
-                    let stale = self.ttl_micros > 0 && now - ts > self.ttl_micros;
-                    Cell::Value {
-                        value: decoded,
-                        status: if stale {
-                            FieldStatus::OutsideMaxAge
-                        } else {
-                            FieldStatus::Present
-                        },
+                let value = match value::scalar(bytes) {
+                    Some(s) if s.is_null() => return Ok(Cell::Null),
+                    Some(s) => CellValue::Scalar(s),
+                    None => {
+                        let decoded = value::decode(bytes)?;
+                        if value::is_null(&decoded) {
+                            return Ok(Cell::Null);
+                        }
+                        CellValue::Decoded(decoded)
                     }
+                };
+                let stale = self.ttl_micros > 0 && now - ts > self.ttl_micros;
+                Cell::Value {
+                    value,
+                    status: if stale {
+                        FieldStatus::OutsideMaxAge
+                    } else {
+                        FieldStatus::Present
+                    },
                 }
             }
         })
@@ -513,11 +541,11 @@ impl ViewAnswer {
 
     /// Each row's event time in RFC 3339, formatted once for all of the view's features.
     fn row_timestamps(&self) -> Vec<Option<String>> {
-        self.rows
-            .iter()
+        (0..self.rows.len())
             .map(|row| {
-                row.as_ref()
-                    .map(|row| format_rfc3339(from_micros(row.event_ts_micros)))
+                self.rows
+                    .event_ts(row)
+                    .map(|ts| format_rfc3339(from_micros(ts)))
             })
             .collect()
     }
@@ -557,7 +585,7 @@ impl OnlineAnswer {
                     column.statuses.push(cell.status());
                     column
                         .values
-                        .push(cell.value().map_or(J::Null, value::to_json));
+                        .push(cell.value().map_or(J::Null, CellValue::to_json));
                     let ts = cell.event_time(ts.as_deref(), EPOCH);
                     column.event_timestamps.push(ts.to_string());
                 }
@@ -640,7 +668,7 @@ impl OnlineAnswer {
                     counts[status as usize] += 1;
                     statuses.push(status);
                     match cell.value() {
-                        Some(value) => value::write_json(value, out),
+                        Some(value) => value.write_json(out),
                         None => out.extend_from_slice(b"null"),
                     }
                 }
@@ -805,6 +833,7 @@ fn integral(v: &J) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use larder_core::proto::types::{self as pt, value::Val};
+    use larder_online::OnlineRow;
 
     use super::*;
 
@@ -841,19 +870,22 @@ mod tests {
                 ViewAnswer {
                     names: Arc::from(vec!["conv_rate".into(), "city".into(), "rating".into()]),
                     ttl_micros: 2 * HOUR,
-                    rows: vec![Some(fresh), Some(stale), None],
+                    rows: OnlineRows::from_rows(3, [Some(fresh), Some(stale), None]),
                 },
                 ViewAnswer {
                     names: Arc::from(vec!["trips".to_string()]),
                     ttl_micros: 0,
-                    rows: vec![
-                        None,
-                        Some(OnlineRow {
-                            event_ts_micros: 0,
-                            values: vec![stored(Val::Int64Val(-3))],
-                        }),
-                        None,
-                    ],
+                    rows: OnlineRows::from_rows(
+                        1,
+                        [
+                            None,
+                            Some(OnlineRow {
+                                event_ts_micros: 0,
+                                values: vec![stored(Val::Int64Val(-3))],
+                            }),
+                            None,
+                        ],
+                    ),
                 },
             ],
             rows: 3,

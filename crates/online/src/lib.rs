@@ -3,7 +3,8 @@
 //!
 //! Every store implements [`OnlineStore`]. Rows arrive as a [`WriteBatch`] (serialized entity keys,
 //! event/created timestamps, and one [`ColumnEncoder`](larder_core::value::ColumnEncoder) per feature);
-//! reads take serialized entity keys and return `Value` protobuf bytes per requested feature.
+//! reads take serialized entity keys and return [`OnlineRows`]: per key, the stored row's event
+//! time and the `Value` protobuf bytes of each requested feature.
 //! Writes are newer-wins: a row never replaces a stored row with a later event timestamp.
 //!
 //! Implementations:
@@ -32,6 +33,7 @@ pub mod batch;
 pub mod conformance;
 pub mod error;
 pub mod redis;
+mod rows;
 pub mod sqlite;
 
 use std::fmt::Debug;
@@ -43,6 +45,7 @@ use larder_core::model::FeatureView;
 pub use batch::WriteBatch;
 pub use error::{Error, Result};
 pub use redis::RedisOnlineStore;
+pub use rows::{OnlineRow, OnlineRows};
 pub use sqlite::SqliteOnlineStore;
 
 /// A shared, dynamically typed online store.
@@ -55,16 +58,6 @@ pub struct WriteStats {
     pub rows_written: u64,
     /// Rows skipped because the store already held a newer (or equally new) value.
     pub rows_skipped: u64,
-}
-
-/// The stored values of one entity key in one view.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OnlineRow {
-    /// The event timestamp of the stored row, microseconds since the epoch (SQLite keeps whole seconds).
-    pub event_ts_micros: i64,
-    /// Per requested feature, in request order: the serialized `Value` (empty = stored null),
-    /// or `None` when the store has no value for that feature.
-    pub values: Vec<Option<Vec<u8>>>,
 }
 
 /// A backend that stores and serves the latest feature values.
@@ -113,13 +106,13 @@ pub trait OnlineStore: Send + Sync + Debug + 'static {
         batch: &WriteBatch,
     ) -> Result<WriteStats>;
 
-    /// Reads `features` of `view` for each serialized entity key; `None` for keys with no row.
-    /// The result has one entry per key, in order.
+    /// Reads `features` of `view` for each serialized entity key: one entry per key, in order,
+    /// each with a value per feature in the order of `features`.
     async fn read(
         &self,
         project: &str,
         view: &FeatureView,
         features: &[String],
         entity_keys: &[Vec<u8>],
-    ) -> Result<Vec<Option<OnlineRow>>>;
+    ) -> Result<OnlineRows>;
 }

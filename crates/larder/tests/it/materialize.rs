@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
 use larder::online_store::sqlite::SqliteOnlineStore;
 use larder::online_store::{
-    OnlineRow, OnlineStore, OnlineStoreRef, Result, WriteBatch, WriteStats,
+    OnlineRows, OnlineStore, OnlineStoreRef, Result, WriteBatch, WriteStats,
 };
 use larder::{FeatureSelection, FeatureStore, NoProgress};
 use larder_core::definitions::load_repo;
@@ -66,7 +66,7 @@ impl OnlineStore for FailsAfter {
         view: &FeatureView,
         features: &[String],
         keys: &[Vec<u8>],
-    ) -> Result<Vec<Option<OnlineRow>>> {
+    ) -> Result<OnlineRows> {
         self.inner.read(project, view, features, keys).await
     }
 }

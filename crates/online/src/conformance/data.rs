@@ -348,6 +348,7 @@ pub(super) async fn read_all(
                 view.name
             )
         })
+        .to_rows()
 }
 
 /// Compares rows, reporting the first few differences decoded (not megabytes of bytes).

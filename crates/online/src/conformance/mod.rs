@@ -99,7 +99,8 @@ pub async fn round_trip(store: &dyn OnlineStore, project: &str, quirks: &Quirks)
     let got = store
         .read(project, &view, &subset, &keys[..1])
         .await
-        .expect("read a subset");
+        .expect("read a subset")
+        .to_rows();
     let want_subset = vec![Some(OnlineRow {
         event_ts_micros: quirks.stored(times[0]),
         values: vec![expected[0][5].clone(), expected[0][0].clone(), None],

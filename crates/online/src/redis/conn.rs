@@ -21,9 +21,9 @@ use redis::{
 use crate::error::{Error, Result};
 
 /// How long to wait for a TCP connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to wait for a reply (a pipeline of a few thousand commands included).
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Per-key pipelines in flight at once on a cluster.
 const CLUSTER_IN_FLIGHT: usize = 256;
 /// `SCAN ... COUNT`.
@@ -100,7 +100,7 @@ impl ConnectionSpec {
     }
 
     /// The connection info of `node`, with the spec's options applied.
-    fn node_info(&self, node: &str) -> Result<ConnectionInfo> {
+    pub(super) fn node_info(&self, node: &str) -> Result<ConnectionInfo> {
         let bad = |why: String| {
             Error::Config(format!(
                 "online_store.connection_string: node `{node}`: {why}"

@@ -9,8 +9,11 @@
 mod conn;
 mod delete;
 mod layout;
+mod reads;
 
 use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
@@ -19,10 +22,11 @@ use larder_core::entity_key::EntityKeyLayout;
 use larder_core::model::FeatureView;
 use redis::{RedisError, Value};
 
-use self::conn::{Commands, Conn, ConnectionSpec};
+use self::conn::{CONNECT_TIMEOUT, Commands, Conn, ConnectionSpec, RESPONSE_TIMEOUT};
 use self::layout::{ViewFields, decode_timestamp, encode_timestamp, redis_key};
+use self::reads::{RangeFrame, ReadConnections, bulk_string, command_header};
 use crate::error::{Error, Result};
-use crate::{OnlineRow, OnlineStore, WriteBatch, WriteStats};
+use crate::{OnlineRows, OnlineStore, WriteBatch, WriteStats};
 
 /// The store name in errors.
 const STORE: &str = "redis";
@@ -35,6 +39,8 @@ const CHUNKS_IN_FLIGHT: usize = 4;
 #[derive(Clone)]
 pub struct RedisOnlineStore {
     conn: Conn,
+    /// The read hot path's own connections, on a single server reached over TCP with RESP2.
+    reads: Option<Arc<ReadConnections>>,
     /// What the store was connected with, to connect again from another runtime.
     config: RedisConfig,
     /// The nodes, for messages.
@@ -68,8 +74,14 @@ impl RedisOnlineStore {
     /// see [`RedisOnlineStore::with_entity_key_serialization_version`].
     pub async fn connect(config: &RedisConfig) -> Result<Self> {
         let spec = ConnectionSpec::parse(&config.connection_string)?;
+        let mut reads = None;
         let conn = match config.redis_type {
-            RedisType::Redis => Conn::single(&spec).await?,
+            RedisType::Redis => {
+                let info = spec.node_info(&spec.nodes[0])?;
+                reads =
+                    ReadConnections::new(&info, CONNECT_TIMEOUT, RESPONSE_TIMEOUT).map(Arc::new);
+                Conn::single(&spec).await?
+            }
             RedisType::RedisCluster => Conn::cluster(&spec).await?,
             RedisType::RedisSentinel => {
                 return Err(Error::Config(
@@ -81,6 +93,7 @@ impl RedisOnlineStore {
         };
         Ok(RedisOnlineStore {
             conn,
+            reads,
             config: config.clone(),
             endpoint: spec.describe(),
             key_ttl_seconds: config.key_ttl_seconds.filter(|&ttl| ttl > 0),
@@ -151,9 +164,9 @@ impl RedisOnlineStore {
             .map_err(|e| self.error(e, format_args!("reading the timestamps of view {view}")))?;
         let times = batch.event_timestamps.values();
         let mut newer = Vec::with_capacity(rows.len());
-        for (&row, reply) in rows.iter().zip(replies) {
+        for (&row, reply) in rows.iter().zip(&replies) {
             let stored = first_field(reply)
-                .map(|b| decode_timestamp(&b))
+                .map(decode_timestamp)
                 .transpose()
                 .map_err(|e| {
                     Error::backend(
@@ -224,15 +237,32 @@ impl RedisOnlineStore {
         Ok((write.len() as u64, (chunk.len() - write.len()) as u64))
     }
 
-    /// Reads one chunk of keys.
+    /// Reads one chunk of keys into `out`.
     async fn read_chunk(
         &self,
         project: &str,
         view: &str,
         fields: &ViewFields,
         keys: &[Vec<u8>],
-        out: &mut Vec<Option<OnlineRow>>,
+        out: &mut OnlineRows,
     ) -> Result<()> {
+        let reading = || format!("reading view {view} ({})", self.endpoint);
+        let bad_reply = |e: io::Error| Error::backend(STORE, reading(), e);
+        if let Some(reads) = &self.reads {
+            let request = hmget_request(project, fields, keys);
+            return reads
+                .query(&request, keys.len(), |buf, replies| {
+                    let mut values = Vec::with_capacity(fields.features.len() + 1);
+                    for reply in replies {
+                        frame_fields(buf, reply, &mut values)?;
+                        push_row(&values, out)?;
+                    }
+                    Ok(())
+                })
+                .await
+                .map_err(bad_reply)?
+                .map_err(bad_reply);
+        }
         let mut cmds = self.conn.commands();
         let mut key = Vec::new();
         for entity_key in keys {
@@ -248,14 +278,33 @@ impl RedisOnlineStore {
             .run()
             .await
             .map_err(|e| self.error(e, format_args!("reading view {view}")))?;
-        for reply in replies {
-            out.push(
-                online_row(reply)
-                    .map_err(|e| Error::backend(STORE, format!("reading view {view}"), e))?,
-            );
+        let mut values = Vec::with_capacity(fields.features.len() + 1);
+        for reply in &replies {
+            value_fields(reply, &mut values).map_err(bad_reply)?;
+            push_row(&values, out).map_err(bad_reply)?;
         }
         Ok(())
     }
+}
+
+/// The `HMGET <key> <features...> _ts:<view>` of each of `keys`, encoded for [`ReadConnections`].
+fn hmget_request(project: &str, fields: &ViewFields, keys: &[Vec<u8>]) -> Vec<u8> {
+    let mut tail = Vec::with_capacity(fields.features.len() * 10 + fields.ts.len() + 8);
+    for field in &fields.features {
+        bulk_string(&mut tail, field);
+    }
+    bulk_string(&mut tail, &fields.ts);
+    let args = 2 + fields.features.len() + 1;
+    let mut out = Vec::with_capacity(keys.len() * (tail.len() + project.len() + 64));
+    let mut key = Vec::new();
+    for entity_key in keys {
+        command_header(&mut out, args);
+        bulk_string(&mut out, b"HMGET");
+        redis_key(entity_key, project, &mut key);
+        bulk_string(&mut out, &key);
+        out.extend_from_slice(&tail);
+    }
+    out
 }
 
 /// The rows to write: per key, the row with the latest event time (the first of equals).
@@ -278,56 +327,90 @@ fn newest_per_key(batch: &WriteBatch) -> Vec<usize> {
 }
 
 /// The first field of an `HMGET` reply.
-fn first_field(reply: Value) -> Option<Vec<u8>> {
-    hmget_fields(reply).ok()?.into_iter().next().flatten()
+fn first_field(reply: &Value) -> Option<&[u8]> {
+    let mut fields = Vec::with_capacity(1);
+    value_fields(reply, &mut fields).ok()?;
+    fields.first().copied().flatten()
 }
 
-/// The fields of an `HMGET` reply, moved out of it: a bulk string per stored field, `None` per
-/// missing one. (Unlike redis-rs's generic `FromRedisValue` conversion, this reuses the reply's
-/// own vector: about 2 % of a 100-entity read's CPU, measured by hand.)
-fn hmget_fields(reply: Value) -> std::result::Result<Vec<Option<Vec<u8>>>, RedisError> {
-    let unexpected = |what: &Value| {
-        RedisError::from((
-            redis::ErrorKind::UnexpectedReturnType,
-            "an HMGET reply holds something other than fields",
-            format!("{what:?}"),
-        ))
-    };
+/// Sets `out` to the fields of an `HMGET` reply decoded by redis-rs: a bulk string per stored
+/// field, `None` per missing one.
+fn value_fields<'v>(reply: &'v Value, out: &mut Vec<Option<&'v [u8]>>) -> io::Result<()> {
+    out.clear();
     match reply {
-        Value::Array(items) => items
-            .into_iter()
-            .map(|item| match item {
-                Value::BulkString(bytes) => Ok(Some(bytes)),
-                Value::Nil => Ok(None),
-                other => Err(unexpected(&other)),
-            })
-            .collect(),
-        Value::ServerError(e) => Err(e.into()),
-        other => Err(unexpected(&other)),
+        Value::Array(items) => {
+            for item in items {
+                out.push(match item {
+                    Value::BulkString(bytes) => Some(bytes),
+                    Value::Nil => None,
+                    other => return Err(not_fields(format_args!("{other:?}"))),
+                });
+            }
+            Ok(())
+        }
+        Value::ServerError(e) => Err(server_error(format_args!("{e}"))),
+        other => Err(not_fields(format_args!("{other:?}"))),
     }
 }
 
-/// The row in an `HMGET key features... _ts:<view>` reply: `None` when nothing is stored.
-fn online_row(reply: Value) -> std::result::Result<Option<OnlineRow>, RedisError> {
-    let mut values = hmget_fields(reply)?;
-    let ts = values.pop().flatten();
+/// Sets `out` to the fields of an `HMGET` reply decoded in place: ranges of `buf`.
+fn frame_fields<'b>(
+    buf: &'b [u8],
+    reply: &RangeFrame,
+    out: &mut Vec<Option<&'b [u8]>>,
+) -> io::Result<()> {
+    out.clear();
+    match reply {
+        RangeFrame::Array(items) => {
+            for item in items {
+                out.push(match item {
+                    RangeFrame::BulkString((a, b)) => Some(&buf[*a..*b]),
+                    RangeFrame::Null => None,
+                    other => return Err(not_fields(format_args!("{other:?}"))),
+                });
+            }
+            Ok(())
+        }
+        RangeFrame::Error((a, b)) => Err(server_error(format_args!(
+            "{}",
+            String::from_utf8_lossy(&buf[*a..*b])
+        ))),
+        other => Err(not_fields(format_args!("{other:?}"))),
+    }
+}
+
+fn not_fields(what: std::fmt::Arguments<'_>) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("an HMGET reply holds something other than fields: {what}"),
+    )
+}
+
+fn server_error(message: std::fmt::Arguments<'_>) -> io::Error {
+    io::Error::other(format!("the server replied with an error: {message}"))
+}
+
+/// Adds the row in the fields of an `HMGET key features... _ts:<view>` reply to `out`: absent
+/// when nothing is stored.
+fn push_row(fields: &[Option<&[u8]>], out: &mut OnlineRows) -> io::Result<()> {
+    let Some((ts, values)) = fields.split_last() else {
+        return Err(not_fields(format_args!("an empty reply")));
+    };
     if ts.is_none() && values.iter().all(Option::is_none) {
-        return Ok(None);
+        out.push_absent();
+        return Ok(());
     }
     let event_ts_micros = match ts {
-        Some(bytes) => decode_timestamp(&bytes).map_err(|e| {
-            RedisError::from((
-                redis::ErrorKind::UnexpectedReturnType,
-                "a _ts field is not a Timestamp",
-                e.to_string(),
-            ))
+        Some(bytes) => decode_timestamp(bytes).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a _ts field is not a Timestamp: {e}"),
+            )
         })?,
         None => 0,
     };
-    Ok(Some(OnlineRow {
-        event_ts_micros,
-        values,
-    }))
+    out.push_found(event_ts_micros, values.iter().copied());
+    Ok(())
 }
 
 #[async_trait]
@@ -423,9 +506,13 @@ impl OnlineStore for RedisOnlineStore {
         view: &FeatureView,
         features: &[String],
         entity_keys: &[Vec<u8>],
-    ) -> Result<Vec<Option<OnlineRow>>> {
+    ) -> Result<OnlineRows> {
         let fields = ViewFields::new(&view.name, features.iter().map(String::as_str));
-        let mut out = Vec::with_capacity(entity_keys.len());
+        let mut out = OnlineRows::with_capacity(
+            features.len(),
+            entity_keys.len(),
+            entity_keys.len() * features.len() * 16,
+        );
         for chunk in entity_keys.chunks(CHUNK) {
             self.read_chunk(project, &view.name, &fields, chunk, &mut out)
                 .await?;
@@ -438,10 +525,18 @@ impl OnlineStore for RedisOnlineStore {
 mod tests {
     use super::*;
 
+    fn read(reply: &Value, width: usize) -> io::Result<OnlineRows> {
+        let mut out = OnlineRows::with_capacity(width, 1, 0);
+        let mut fields = Vec::new();
+        value_fields(reply, &mut fields)?;
+        push_row(&fields, &mut out)?;
+        Ok(out)
+    }
+
     #[test]
-    fn missing_hashes_read_as_none() {
+    fn missing_hashes_read_as_absent() {
         let reply = Value::Array(vec![Value::Nil, Value::Nil, Value::Nil]);
-        assert_eq!(online_row(reply).unwrap(), None);
+        assert_eq!(read(&reply, 2).unwrap().row(0), None);
         let mut ts = Vec::new();
         encode_timestamp(2_000_000, &mut ts);
         let reply = Value::Array(vec![
@@ -449,7 +544,7 @@ mod tests {
             Value::Nil,
             Value::BulkString(ts),
         ]);
-        let row = online_row(reply).unwrap().unwrap();
+        let row = read(&reply, 2).unwrap().row(0).unwrap();
         assert_eq!(row.event_ts_micros, 2_000_000);
         assert_eq!(row.values, vec![Some(vec![]), None]);
     }
@@ -457,13 +552,69 @@ mod tests {
     #[test]
     fn replies_that_are_not_fields_are_errors() {
         let wrong_type = Value::Array(vec![Value::Int(1), Value::Nil]);
-        let err = online_row(wrong_type).unwrap_err().to_string();
+        let err = read(&wrong_type, 1).unwrap_err().to_string();
         assert!(err.contains("other than fields"), "{err}");
-        assert!(online_row(Value::Okay).is_err());
+        assert!(read(&Value::Okay, 1).is_err());
         assert_eq!(
-            first_field(Value::Array(vec![Value::BulkString(b"t".to_vec())])),
-            Some(b"t".to_vec())
+            first_field(&Value::Array(vec![Value::BulkString(b"t".to_vec())])),
+            Some(&b"t"[..])
         );
-        assert_eq!(first_field(Value::Array(vec![Value::Nil])), None);
+        assert_eq!(first_field(&Value::Array(vec![Value::Nil])), None);
+    }
+
+    #[test]
+    fn replies_decoded_in_place_read_as_redis_rs_reads_them() {
+        let mut ts = Vec::new();
+        encode_timestamp(2_000_000, &mut ts);
+        let mut buf = b"*3\r\n$0\r\n\r\n$-1\r\n$".to_vec();
+        buf.extend_from_slice(format!("{}\r\n", ts.len()).as_bytes());
+        buf.extend_from_slice(&ts);
+        buf.extend_from_slice(b"\r\n*3\r\n$-1\r\n$-1\r\n$-1\r\n-WRONGTYPE not a hash\r\n");
+        let mut frames = Vec::new();
+        let mut at = 0;
+        while let Some((frame, used)) =
+            redis_protocol::resp2::decode::decode_range(&buf[at..]).unwrap()
+        {
+            frames.push((at, frame));
+            at += used;
+        }
+        let mut out = OnlineRows::with_capacity(2, 2, 0);
+        let mut fields = Vec::new();
+        for (at, frame) in &frames[..2] {
+            frame_fields(&buf[*at..], frame, &mut fields).unwrap();
+            push_row(&fields, &mut out).unwrap();
+        }
+        let want = Value::Array(vec![
+            Value::BulkString(vec![]),
+            Value::Nil,
+            Value::BulkString(ts),
+        ]);
+        assert_eq!(out.row(0), read(&want, 2).unwrap().row(0));
+        assert_eq!(out.row(1), None);
+        let (at, error) = &frames[2];
+        let err = frame_fields(&buf[*at..], error, &mut fields)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("WRONGTYPE not a hash"), "{err}");
+    }
+
+    #[test]
+    fn hmget_requests_are_the_commands_redis_rs_would_send() {
+        let fields = ViewFields::new("v", ["a", "b"]);
+        let keys = vec![b"k1".to_vec(), b"k\r\n2".to_vec()];
+        let mut pipe = redis::pipe();
+        for key in &keys {
+            let mut full = key.clone();
+            full.extend_from_slice(b"proj");
+            pipe.cmd("HMGET")
+                .arg(full)
+                .arg(&fields.features[0][..])
+                .arg(&fields.features[1][..])
+                .arg(&fields.ts);
+        }
+        assert_eq!(
+            hmget_request("proj", &fields, &keys),
+            pipe.get_packed_pipeline()
+        );
     }
 }

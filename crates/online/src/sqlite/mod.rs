@@ -23,7 +23,7 @@ use self::pool::{Pool, Use};
 use self::rows::EncodedRows;
 use self::sql::table_name;
 use crate::error::{Error, Result};
-use crate::{OnlineRow, OnlineStore, WriteBatch, WriteStats};
+use crate::{OnlineRows, OnlineStore, WriteBatch, WriteStats};
 
 /// The store name in errors.
 const STORE: &str = "sqlite";
@@ -234,9 +234,9 @@ impl OnlineStore for SqliteOnlineStore {
         view: &FeatureView,
         features: &[String],
         entity_keys: &[Vec<u8>],
-    ) -> Result<Vec<Option<OnlineRow>>> {
+    ) -> Result<OnlineRows> {
         if entity_keys.is_empty() {
-            return Ok(Vec::new());
+            return Ok(OnlineRows::absent(features.len(), 0));
         }
         if let [key] = entity_keys {
             // The most common request, one entity: read on the calling task (a point lookup takes
@@ -384,16 +384,16 @@ fn read_one(
     select: &str,
     key: &[u8],
     features: &[String],
-) -> rusqlite::Result<Vec<Option<OnlineRow>>> {
+) -> rusqlite::Result<OnlineRows> {
     let mut stmt = conn.prepare_cached(select)?;
     let mut rows = stmt.query([key])?;
-    let mut found = None;
+    let mut out = OnlineRows::absent(features.len(), 1);
     while let Some(r) = rows.next()? {
         let name = blob(r, 1)?;
         let feature = features.iter().position(|f| f.as_bytes() == name);
-        add_stored(&mut found, r, feature, features.len())?;
+        add_stored(&mut out, 0, r, feature)?;
     }
-    Ok(vec![found])
+    Ok(out)
 }
 
 /// Reads the rows of `keys` in chunks and maps them back to request order.
@@ -402,7 +402,7 @@ fn read_rows(
     table: &str,
     keys: &[Vec<u8>],
     features: &[String],
-) -> rusqlite::Result<Vec<Option<OnlineRow>>> {
+) -> rusqlite::Result<OnlineRows> {
     let wanted: foldhash::HashMap<&[u8], usize> = features
         .iter()
         .enumerate()
@@ -417,7 +417,7 @@ fn read_rows(
             i
         });
     }
-    let mut out: Vec<Option<OnlineRow>> = vec![None; keys.len()];
+    let mut out = OnlineRows::absent(features.len(), keys.len());
     for chunk in distinct.chunks(MAX_PARAMS) {
         let mut stmt = conn.prepare_cached(&sql::select(table, chunk.len()))?;
         let mut rows = stmt.query(params_from_iter(chunk.iter()))?;
@@ -426,33 +426,29 @@ fn read_rows(
                 continue;
             };
             let feature = wanted.get(blob(r, 1)?).copied();
-            add_stored(&mut out[at], r, feature, features.len())?;
+            add_stored(&mut out, at, r, feature)?;
         }
     }
     for (i, key) in keys.iter().enumerate() {
         let at = first[key.as_slice()];
         if at != i {
-            out[i] = out[at].clone();
+            out.copy_key(at, i);
         }
     }
     Ok(out)
 }
 
-/// Adds a stored (entity key, feature) row `r` to its entity's row: the newest event time of the
-/// entity's rows, and the value when the feature is one of the `width` requested (at `feature`).
+/// Adds a stored (entity key, feature) row `r` to key `key` of `out`: the newest event time of
+/// the entity's rows, and the value when the feature is one of those requested (at `feature`).
 fn add_stored(
-    found: &mut Option<OnlineRow>,
+    out: &mut OnlineRows,
+    key: usize,
     r: &rusqlite::Row<'_>,
     feature: Option<usize>,
-    width: usize,
 ) -> rusqlite::Result<()> {
-    let row = found.get_or_insert_with(|| OnlineRow {
-        event_ts_micros: i64::MIN,
-        values: vec![None; width],
-    });
-    row.event_ts_micros = row.event_ts_micros.max(event_micros(r.get_ref(3)?));
+    out.found_at(key, event_micros(r.get_ref(3)?));
     if let Some(f) = feature {
-        row.values[f] = Some(blob(r, 2)?.to_vec());
+        out.set_value(key, f, blob(r, 2)?);
     }
     Ok(())
 }

@@ -158,7 +158,8 @@ async fn reads_feasts_online_db_as_feast_serves_it() {
     let rows = store
         .read(PROJECT, &driver_view(), &features, &keys)
         .await
-        .expect("read");
+        .expect("read")
+        .to_rows();
 
     let names = expected["response"]["metadata"]["feature_names"]
         .as_array()

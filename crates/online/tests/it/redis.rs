@@ -192,7 +192,8 @@ async fn reads_what_feast_writes() {
             &[driver_key(1002), driver_key(1)],
         )
         .await
-        .unwrap();
+        .unwrap()
+        .to_rows();
     let row = rows[0].as_ref().expect("Feast's row");
     assert_eq!(row.event_ts_micros, 1_795_518_000_000_000);
     assert_eq!(row.values, vec![Some(vec![0x35, 0, 0, 0x80, 0x3f]), None]);
@@ -224,7 +225,7 @@ async fn skip_dedup_writes_without_checking() {
         .read(&project, &view, &["city".to_string()], &[driver_key(1)])
         .await
         .unwrap();
-    assert_eq!(rows[0].as_ref().unwrap().event_ts_micros, 100_000_007);
+    assert_eq!(rows.event_ts(0), Some(100_000_007));
     store.teardown(&project, &[view]).await.unwrap();
 }
 
@@ -241,4 +242,186 @@ async fn unsupported_and_unreachable_servers_fail_clearly() {
         .await
         .unwrap_err();
     assert!(down.to_string().contains("127.0.0.1:1"), "{down}");
+}
+
+/// The value of `city` that `store` reads for driver 1 of `project`: `None` when nothing is stored.
+async fn read_city(store: &RedisOnlineStore, project: &str) -> Option<Vec<u8>> {
+    let rows = store
+        .read(
+            project,
+            &driver_view(),
+            &["city".to_string()],
+            &[driver_key(1)],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("reading project {project}: {e}"));
+    rows.value(0, 0).map(<[u8]>::to_vec)
+}
+
+fn string_value(s: &str) -> Vec<u8> {
+    larder_core::proto::types::Value {
+        val: Some(larder_core::proto::types::value::Val::StringVal(s.into())),
+    }
+    .encode_to_vec()
+}
+
+#[tokio::test]
+async fn reads_log_in_and_select_the_database_as_configured() {
+    let project = crate::unique_project("auth_db");
+    let user = format!("larder_{project}");
+    let mut admin = raw().await;
+    let _: () = redis::cmd("ACL")
+        .arg(&["SETUSER", &user, "on", ">s3cret", "~*", "+@all"][..])
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let in_db_3 = connect(&config(
+        RedisType::Redis,
+        format!("{},db=3,username={user},password=s3cret", server()),
+    ))
+    .await;
+    in_db_3
+        .write_batch(&project, &driver_view(), &one_row(1, 100, "Oslo"))
+        .await
+        .unwrap();
+    assert_eq!(
+        read_city(&in_db_3, &project).await,
+        Some(string_value("Oslo"))
+    );
+    let (in_db_0, ()) = store().await;
+    assert_eq!(
+        read_city(&in_db_0, &project).await,
+        None,
+        "db 0 holds nothing"
+    );
+
+    let wrong = connect(&config(
+        RedisType::Redis,
+        format!("{},db=3,username={user},password=s3cret", server()),
+    ))
+    .await;
+    let _: () = redis::cmd("ACL")
+        .arg(&["SETUSER", &user, "resetpass", ">changed"][..])
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let err = wrong
+        .read(
+            &project,
+            &driver_view(),
+            &["city".to_string()],
+            &[driver_key(1)],
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("AUTH") && err.contains("reading view"),
+        "{err}"
+    );
+
+    in_db_3.teardown(&project, &[driver_view()]).await.unwrap();
+    let _: () = redis::cmd("ACL")
+        .arg(&["DELUSER", &user][..])
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+}
+
+/// A private `redis-server` on a free loopback port, stopped when dropped.
+struct PrivateServer {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl PrivateServer {
+    fn start(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is on PATH (the Redis tests need it)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server on port {port} did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        PrivateServer { port, child }
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port()
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[tokio::test]
+async fn reads_go_on_after_the_server_restarts() {
+    let mut server = PrivateServer::start(PrivateServer::free_port());
+    let address = format!("127.0.0.1:{}", server.port);
+    let store = connect(&config(RedisType::Redis, address.clone())).await;
+    store
+        .write_batch("p", &driver_view(), &one_row(1, 100, "Oslo"))
+        .await
+        .unwrap();
+    assert_eq!(read_city(&store, "p").await, Some(string_value("Oslo")));
+
+    // The store's idle read connections now lead to a server that is gone.
+    server.stop();
+    let mut server = PrivateServer::start(server.port);
+    let client = redis::Client::open(format!("redis://{address}/")).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut key = driver_key(1);
+    key.extend_from_slice(b"p");
+    let mut ts = Vec::new();
+    prost_types::Timestamp {
+        seconds: 200,
+        nanos: 0,
+    }
+    .encode(&mut ts)
+    .unwrap();
+    let city = layout_field("driver_hourly_stats:city");
+    let _: () = redis::cmd("HSET")
+        .arg(&key)
+        .arg(&city[..])
+        .arg(string_value("Bergen"))
+        .arg("_ts:driver_hourly_stats")
+        .arg(ts)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(read_city(&store, "p").await, Some(string_value("Bergen")));
+
+    server.stop();
+    let err = store
+        .read("p", &driver_view(), &["city".to_string()], &[driver_key(1)])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("reading view driver_hourly_stats") && err.contains(&address),
+        "{err}"
+    );
+}
+
+/// Feast's hash field of `"<view>:<feature>"`.
+fn layout_field(name: &str) -> [u8; 4] {
+    mur3::murmurhash3_x86_32(name.as_bytes(), 0).to_le_bytes()
 }

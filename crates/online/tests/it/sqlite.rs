@@ -92,7 +92,8 @@ async fn legacy_text_timestamps_are_read_and_compared() {
             std::slice::from_ref(&key),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .to_rows();
     let row = rows[0].as_ref().expect("a legacy row");
     assert_eq!(row.event_ts_micros, 1_795_521_600_250_000);
     assert_eq!(row.values, vec![Some(vec![0x12, 0x01, b'A'])]);
