@@ -23,7 +23,7 @@ use larder_core::model::FeatureView;
 use redis::{RedisError, Value};
 
 use self::conn::{CONNECT_TIMEOUT, Commands, Conn, ConnectionSpec, RESPONSE_TIMEOUT};
-use self::layout::{ViewFields, decode_timestamp, encode_timestamp, redis_key};
+use self::layout::{ViewFields, decode_timestamp, encode_timestamp, read_fields, redis_key};
 use self::reads::{RangeFrame, ReadConnections, bulk_string, command_header};
 use crate::error::{Error, Result};
 use crate::{OnlineRows, OnlineStore, WriteBatch, WriteStats};
@@ -69,6 +69,15 @@ impl std::fmt::Debug for RedisOnlineStore {
 }
 
 impl RedisOnlineStore {
+    /// Reads of at least this many keys go over the store's own pooled connections (on a single
+    /// server), smaller ones over redis-rs's multiplexed connection. Its driver sends the commands
+    /// of concurrent requests in one write and reads their replies in one read, which matters when
+    /// each request is a handful of commands; a large read is one big pipeline either way, and
+    /// there decoding the replies in place is what counts. Measured at concurrency 32: 1 key
+    /// 54k (multiplexed) against 42k (pooled) req/s, 4 keys 37.7k against 33.3k, 10 keys 19.4k
+    /// against 20.1k, 100 keys 3.3k against 4.7k.
+    pub const POOLED_READ_MIN_KEYS: usize = 8;
+
     /// Connects as `config` says (`redis`: the first node of `connection_string`; `redis_cluster`: the
     /// cluster its nodes belong to). Keys use entity-key serialization version 3 (Feast's default);
     /// see [`RedisOnlineStore::with_entity_key_serialization_version`].
@@ -248,7 +257,11 @@ impl RedisOnlineStore {
     ) -> Result<()> {
         let reading = || format!("reading view {view} ({})", self.endpoint);
         let bad_reply = |e: io::Error| Error::backend(STORE, reading(), e);
-        if let Some(reads) = &self.reads {
+        if let Some(reads) = self
+            .reads
+            .as_ref()
+            .filter(|_| keys.len() >= Self::POOLED_READ_MIN_KEYS)
+        {
             let request = hmget_request(project, fields, keys);
             return reads
                 .query(&request, keys.len(), |buf, replies| {
@@ -507,7 +520,7 @@ impl OnlineStore for RedisOnlineStore {
         features: &[String],
         entity_keys: &[Vec<u8>],
     ) -> Result<OnlineRows> {
-        let fields = ViewFields::new(&view.name, features.iter().map(String::as_str));
+        let fields = read_fields(&view.name, features);
         let mut out = OnlineRows::with_capacity(
             features.len(),
             entity_keys.len(),

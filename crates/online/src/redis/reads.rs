@@ -1,5 +1,7 @@
-//! The read hot path on a single server: pipelines of `HMGET`s over connections of this module's
-//! own, their replies decoded in place with redis-protocol's range decoder.
+//! The read hot path on a single server for reads of many keys: pipelines of `HMGET`s over
+//! connections of this module's own, their replies decoded in place with redis-protocol's range
+//! decoder. (Reads of a few keys stay on redis-rs's multiplexed connection, which batches
+//! concurrent requests: see `RedisOnlineStore::POOLED_READ_MIN_KEYS`.)
 //!
 //! Serving 100 entities sends 100 `HMGET`s and gets back about 1,100 fields. Through redis-rs each
 //! field became its own `Vec` inside a `Value`, built by a combinator parser: about a third of

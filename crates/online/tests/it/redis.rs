@@ -244,18 +244,41 @@ async fn unsupported_and_unreachable_servers_fail_clearly() {
     assert!(down.to_string().contains("127.0.0.1:1"), "{down}");
 }
 
-/// The value of `city` that `store` reads for driver 1 of `project`: `None` when nothing is stored.
+/// The value of `city` that `store` reads for driver 1 of `project`: `None` when nothing is
+/// stored. Drivers 2.. are read with it, so that the read takes the store's pooled connections.
 async fn read_city(store: &RedisOnlineStore, project: &str) -> Option<Vec<u8>> {
     let rows = store
         .read(
             project,
             &driver_view(),
             &["city".to_string()],
-            &[driver_key(1)],
+            &pooled_keys(),
         )
         .await
         .unwrap_or_else(|e| panic!("reading project {project}: {e}"));
+    assert!(rows.event_ts(1).is_none(), "only driver 1 is written");
     rows.value(0, 0).map(<[u8]>::to_vec)
+}
+
+/// Reads driver 1 of `project` as [`read_city`] does, to see it fail.
+async fn read_error(store: &RedisOnlineStore, project: &str) -> String {
+    store
+        .read(
+            project,
+            &driver_view(),
+            &["city".to_string()],
+            &pooled_keys(),
+        )
+        .await
+        .unwrap_err()
+        .to_string()
+}
+
+/// Drivers 1.., as many as a read needs to take the store's pooled connections.
+fn pooled_keys() -> Vec<Vec<u8>> {
+    (1..=RedisOnlineStore::POOLED_READ_MIN_KEYS as i64)
+        .map(driver_key)
+        .collect()
 }
 
 fn string_value(s: &str) -> Vec<u8> {
@@ -305,16 +328,7 @@ async fn reads_log_in_and_select_the_database_as_configured() {
         .query_async(&mut admin)
         .await
         .unwrap();
-    let err = wrong
-        .read(
-            &project,
-            &driver_view(),
-            &["city".to_string()],
-            &[driver_key(1)],
-        )
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = read_error(&wrong, &project).await;
     assert!(
         err.contains("AUTH") && err.contains("reading view"),
         "{err}"
@@ -410,11 +424,7 @@ async fn reads_go_on_after_the_server_restarts() {
     assert_eq!(read_city(&store, "p").await, Some(string_value("Bergen")));
 
     server.stop();
-    let err = store
-        .read("p", &driver_view(), &["city".to_string()], &[driver_key(1)])
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = read_error(&store, "p").await;
     assert!(
         err.contains("reading view driver_hourly_stats") && err.contains(&address),
         "{err}"
