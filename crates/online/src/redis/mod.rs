@@ -406,9 +406,14 @@ fn server_error(message: std::fmt::Arguments<'_>) -> io::Error {
 /// Adds the row in the fields of an `HMGET key features... _ts:<view>` reply to `out`: absent
 /// when nothing is stored.
 fn push_row(fields: &[Option<&[u8]>], out: &mut OnlineRows) -> io::Result<()> {
-    let Some((ts, values)) = fields.split_last() else {
-        return Err(not_fields(format_args!("an empty reply")));
-    };
+    if fields.len() != out.width() + 1 {
+        return Err(not_fields(format_args!(
+            "{} fields where {} were asked for",
+            fields.len(),
+            out.width() + 1
+        )));
+    }
+    let (ts, values) = fields.split_last().expect("at least the timestamp field");
     if ts.is_none() && values.iter().all(Option::is_none) {
         out.push_absent();
         return Ok(());
@@ -567,6 +572,9 @@ mod tests {
         let wrong_type = Value::Array(vec![Value::Int(1), Value::Nil]);
         let err = read(&wrong_type, 1).unwrap_err().to_string();
         assert!(err.contains("other than fields"), "{err}");
+        let too_few = Value::Array(vec![Value::Nil, Value::Nil]);
+        let err = read(&too_few, 2).unwrap_err().to_string();
+        assert!(err.contains("2 fields where 3 were asked for"), "{err}");
         assert!(read(&Value::Okay, 1).is_err());
         assert_eq!(
             first_field(&Value::Array(vec![Value::BulkString(b"t".to_vec())])),

@@ -29,6 +29,9 @@ use tokio::net::TcpStream;
 const MAX_IDLE: usize = 64;
 /// Bytes a new connection's reply buffer starts with (a 100-entity reply is about 15 KiB).
 const BUFFER_BYTES: usize = 16 * 1024;
+/// An idle connection whose reply buffer grew past this (a read of a thousand keys of many
+/// features) gets a new one, so that the pool does not keep the largest reply per connection.
+const MAX_IDLE_BUFFER_BYTES: usize = 1024 * 1024;
 
 /// A pool of read connections to one server.
 #[derive(Debug)]
@@ -118,6 +121,9 @@ impl ReadConnections {
             Err(e) => return Err(e),
         };
         let out = read(&conn.buf, &frames);
+        if conn.buf.capacity() > MAX_IDLE_BUFFER_BYTES {
+            conn.buf = Vec::with_capacity(BUFFER_BYTES);
+        }
         let mut idle = self.idle.lock().expect("pool lock");
         if idle.len() < MAX_IDLE {
             idle.push(conn);

@@ -244,41 +244,33 @@ async fn unsupported_and_unreachable_servers_fail_clearly() {
     assert!(down.to_string().contains("127.0.0.1:1"), "{down}");
 }
 
-/// The value of `city` that `store` reads for driver 1 of `project`: `None` when nothing is
-/// stored. Drivers 2.. are read with it, so that the read takes the store's pooled connections.
+/// Reads `city` of drivers 1.. of `project`, as many as a read needs to take the store's pooled
+/// connections.
+async fn read_pooled(
+    store: &RedisOnlineStore,
+    project: &str,
+) -> larder_online::Result<larder_online::OnlineRows> {
+    let keys: Vec<Vec<u8>> = (1..=RedisOnlineStore::POOLED_READ_MIN_KEYS as i64)
+        .map(driver_key)
+        .collect();
+    store
+        .read(project, &driver_view(), &["city".to_string()], &keys)
+        .await
+}
+
+/// The value of `city` that `store` reads for driver 1 of `project` (through the pooled
+/// connections): `None` when nothing is stored.
 async fn read_city(store: &RedisOnlineStore, project: &str) -> Option<Vec<u8>> {
-    let rows = store
-        .read(
-            project,
-            &driver_view(),
-            &["city".to_string()],
-            &pooled_keys(),
-        )
+    let rows = read_pooled(store, project)
         .await
         .unwrap_or_else(|e| panic!("reading project {project}: {e}"));
     assert!(rows.event_ts(1).is_none(), "only driver 1 is written");
     rows.value(0, 0).map(<[u8]>::to_vec)
 }
 
-/// Reads driver 1 of `project` as [`read_city`] does, to see it fail.
+/// Why reading driver 1 of `project` through the pooled connections fails.
 async fn read_error(store: &RedisOnlineStore, project: &str) -> String {
-    store
-        .read(
-            project,
-            &driver_view(),
-            &["city".to_string()],
-            &pooled_keys(),
-        )
-        .await
-        .unwrap_err()
-        .to_string()
-}
-
-/// Drivers 1.., as many as a read needs to take the store's pooled connections.
-fn pooled_keys() -> Vec<Vec<u8>> {
-    (1..=RedisOnlineStore::POOLED_READ_MIN_KEYS as i64)
-        .map(driver_key)
-        .collect()
+    read_pooled(store, project).await.unwrap_err().to_string()
 }
 
 fn string_value(s: &str) -> Vec<u8> {
