@@ -10,6 +10,7 @@ mod conn;
 mod delete;
 mod layout;
 mod reads;
+mod shared;
 
 use std::collections::HashMap;
 use std::io;
@@ -25,6 +26,7 @@ use redis::{RedisError, Value};
 use self::conn::{CONNECT_TIMEOUT, Commands, Conn, ConnectionSpec, RESPONSE_TIMEOUT};
 use self::layout::{ViewFields, decode_timestamp, encode_timestamp, read_fields, redis_key};
 use self::reads::{RangeFrame, ReadConnections, bulk_string, command_header};
+use self::shared::SharedConnection;
 use crate::error::{Error, Result};
 use crate::{OnlineRows, OnlineStore, WriteBatch, WriteStats};
 
@@ -39,8 +41,9 @@ const CHUNKS_IN_FLIGHT: usize = 4;
 #[derive(Clone)]
 pub struct RedisOnlineStore {
     conn: Conn,
-    /// The read hot path's own connections, on a single server reached over TCP with RESP2.
-    reads: Option<Arc<ReadConnections>>,
+    /// The read hot path's own connections, on a single server reached over TCP with RESP2: a
+    /// pool for reads of many keys, and one shared connection for reads of a few.
+    reads: Option<(Arc<ReadConnections>, Arc<SharedConnection>)>,
     /// What the store was connected with, to connect again from another runtime.
     config: RedisConfig,
     /// The nodes, for messages.
@@ -69,14 +72,16 @@ impl std::fmt::Debug for RedisOnlineStore {
 }
 
 impl RedisOnlineStore {
-    /// Reads of at least this many keys go over the store's own pooled connections (on a single
-    /// server), smaller ones over redis-rs's multiplexed connection. Its driver sends the commands
-    /// of concurrent requests in one write and reads their replies in one read, which matters when
-    /// each request is a handful of commands; a large read is one big pipeline either way, and
-    /// there decoding the replies in place is what counts. Measured at concurrency 32: 1 key
-    /// 54k (multiplexed) against 42k (pooled) req/s, 4 keys 37.7k against 33.3k, 10 keys 19.4k
-    /// against 20.1k, 100 keys 3.3k against 4.7k.
-    pub const POOLED_READ_MIN_KEYS: usize = 8;
+    /// On a single server, reads of at least this many keys go over a pool of the store's own
+    /// connections, one read per connection at a time, so that a large read never holds up small
+    /// ones; smaller reads share one connection whose driver sends the commands of concurrent reads
+    /// in one write and reads their replies in one read. Batching is what counts when each read is
+    /// a handful of commands. Measured at concurrency 32, requests/s: a connection per read
+    /// against redis-rs's multiplexed connection, 1 key 42k against 54k, 4 keys 33.3k against
+    /// 37.7k; the shared connection against a connection per read, 10 keys 25.5k against 22.7k,
+    /// 100 keys 4.72k against 4.81k (the redis-server is the bound there; Larder's CPU 126 against
+    /// 119 µs a request). 32 lies between those two sizes; it is not tuned any finer.
+    pub const POOLED_READ_MIN_KEYS: usize = 32;
 
     /// Connects as `config` says (`redis`: the first node of `connection_string`; `redis_cluster`: the
     /// cluster its nodes belong to). Keys use entity-key serialization version 3 (Feast's default);
@@ -88,7 +93,11 @@ impl RedisOnlineStore {
             RedisType::Redis => {
                 let info = spec.node_info(&spec.nodes[0])?;
                 reads =
-                    ReadConnections::new(&info, CONNECT_TIMEOUT, RESPONSE_TIMEOUT).map(Arc::new);
+                    ReadConnections::new(&info, CONNECT_TIMEOUT, RESPONSE_TIMEOUT).map(|pool| {
+                        let pool = Arc::new(pool);
+                        let shared = Arc::new(SharedConnection::new(Arc::clone(&pool)));
+                        (pool, shared)
+                    });
                 Conn::single(&spec).await?
             }
             RedisType::RedisCluster => Conn::cluster(&spec).await?,
@@ -257,24 +266,22 @@ impl RedisOnlineStore {
     ) -> Result<()> {
         let reading = || format!("reading view {view} ({})", self.endpoint);
         let bad_reply = |e: io::Error| Error::backend(STORE, reading(), e);
-        if let Some(reads) = self
-            .reads
-            .as_ref()
-            .filter(|_| keys.len() >= Self::POOLED_READ_MIN_KEYS)
-        {
+        if let Some((pool, shared)) = &self.reads {
             let request = hmget_request(project, fields, keys);
-            return reads
-                .query(&request, keys.len(), |buf, replies| {
-                    let mut values = Vec::with_capacity(fields.features.len() + 1);
-                    for reply in replies {
-                        frame_fields(buf, reply, &mut values)?;
-                        push_row(&values, out)?;
-                    }
-                    Ok(())
-                })
-                .await
-                .map_err(bad_reply)?
-                .map_err(bad_reply);
+            let decode = |buf: &[u8], replies: &[RangeFrame]| {
+                let mut values = Vec::with_capacity(fields.features.len() + 1);
+                for reply in replies {
+                    frame_fields(buf, reply, &mut values)?;
+                    push_row(&values, out)?;
+                }
+                Ok(())
+            };
+            let result = if keys.len() >= Self::POOLED_READ_MIN_KEYS {
+                pool.query(&request, keys.len(), decode).await
+            } else {
+                shared.query(request, keys.len(), decode).await
+            };
+            return result.map_err(bad_reply)?.map_err(bad_reply);
         }
         let mut cmds = self.conn.commands();
         let mut key = Vec::new();

@@ -1,7 +1,7 @@
 //! The read hot path on a single server for reads of many keys: pipelines of `HMGET`s over
 //! connections of this module's own, their replies decoded in place with redis-protocol's range
-//! decoder. (Reads of a few keys stay on redis-rs's multiplexed connection, which batches
-//! concurrent requests: see `RedisOnlineStore::POOLED_READ_MIN_KEYS`.)
+//! decoder. (Reads of a few keys share one connection that batches concurrent reads,
+//! [`super::shared`]: see `RedisOnlineStore::POOLED_READ_MIN_KEYS`.)
 //!
 //! Serving 100 entities sends 100 `HMGET`s and gets back about 1,100 fields. Through redis-rs each
 //! field became its own `Vec` inside a `Value`, built by a combinator parser: about a third of
@@ -42,15 +42,15 @@ pub(super) struct ReadConnections {
     hello: Vec<u8>,
     hello_replies: usize,
     connect_timeout: Duration,
-    response_timeout: Duration,
+    pub(super) response_timeout: Duration,
     idle: Mutex<Vec<ReadConnection>>,
 }
 
 #[derive(Debug)]
-struct ReadConnection {
-    stream: TcpStream,
+pub(super) struct ReadConnection {
+    pub(super) stream: TcpStream,
     /// The replies of the last request.
-    buf: Vec<u8>,
+    pub(super) buf: Vec<u8>,
 }
 
 impl ReadConnections {
@@ -132,7 +132,7 @@ impl ReadConnections {
     }
 
     /// Opens a connection and authenticates and selects the database as configured.
-    async fn connect(&self) -> io::Result<ReadConnection> {
+    pub(super) async fn connect(&self) -> io::Result<ReadConnection> {
         let stream = tokio::time::timeout(
             self.connect_timeout,
             TcpStream::connect((self.host.as_str(), self.port)),
@@ -228,7 +228,7 @@ pub(super) fn bulk_string(out: &mut Vec<u8>, arg: &[u8]) {
 }
 
 /// `frame`, decoded from `buf[at..]`, with its ranges made to index `buf`.
-fn offset(frame: RangeFrame, at: usize) -> RangeFrame {
+pub(super) fn offset(frame: RangeFrame, at: usize) -> RangeFrame {
     if at == 0 {
         return frame;
     }
@@ -253,11 +253,11 @@ fn retryable(e: &io::Error) -> bool {
     )
 }
 
-fn timed_out(doing: &str) -> io::Error {
+pub(super) fn timed_out(doing: &str) -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, format!("timed out {doing}"))
 }
 
-fn protocol_error(e: impl std::fmt::Display) -> io::Error {
+pub(super) fn protocol_error(e: impl std::fmt::Display) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
         format!("a reply is not valid RESP2: {e}"),

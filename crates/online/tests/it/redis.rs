@@ -244,33 +244,50 @@ async fn unsupported_and_unreachable_servers_fail_clearly() {
     assert!(down.to_string().contains("127.0.0.1:1"), "{down}");
 }
 
-/// Reads `city` of drivers 1.. of `project`, as many as a read needs to take the store's pooled
-/// connections.
-async fn read_pooled(
+/// Reads `city` of drivers 1..=`n` of `project`.
+async fn read_drivers(
     store: &RedisOnlineStore,
     project: &str,
+    n: usize,
 ) -> larder_online::Result<larder_online::OnlineRows> {
-    let keys: Vec<Vec<u8>> = (1..=RedisOnlineStore::POOLED_READ_MIN_KEYS as i64)
-        .map(driver_key)
-        .collect();
+    let keys: Vec<Vec<u8>> = (1..=n as i64).map(driver_key).collect();
     store
         .read(project, &driver_view(), &["city".to_string()], &keys)
         .await
 }
 
-/// The value of `city` that `store` reads for driver 1 of `project` (through the pooled
-/// connections): `None` when nothing is stored.
+/// The two sizes of read that take the two ways a single server is read: one key (the shared
+/// connection) and enough keys for the pooled connections.
+const READ_SIZES: [usize; 2] = [1, RedisOnlineStore::POOLED_READ_MIN_KEYS];
+
+/// The value of `city` that `store` reads for driver 1 of `project`, the same by both ways of
+/// reading: `None` when nothing is stored.
 async fn read_city(store: &RedisOnlineStore, project: &str) -> Option<Vec<u8>> {
-    let rows = read_pooled(store, project)
-        .await
-        .unwrap_or_else(|e| panic!("reading project {project}: {e}"));
-    assert!(rows.event_ts(1).is_none(), "only driver 1 is written");
-    rows.value(0, 0).map(<[u8]>::to_vec)
+    let mut found = Vec::new();
+    for n in READ_SIZES {
+        let rows = read_drivers(store, project, n)
+            .await
+            .unwrap_or_else(|e| panic!("reading {n} keys of project {project}: {e}"));
+        assert!(
+            rows.len() < 2 || rows.event_ts(1).is_none(),
+            "only driver 1 is written"
+        );
+        found.push(rows.value(0, 0).map(<[u8]>::to_vec));
+    }
+    assert_eq!(found[0], found[1], "both ways read the same");
+    found.pop().unwrap()
 }
 
-/// Why reading driver 1 of `project` through the pooled connections fails.
+/// Why reading driver 1 of `project` fails, by both ways of reading.
 async fn read_error(store: &RedisOnlineStore, project: &str) -> String {
-    read_pooled(store, project).await.unwrap_err().to_string()
+    let mut errors = Vec::new();
+    for n in READ_SIZES {
+        match read_drivers(store, project, n).await {
+            Ok(_) => panic!("reading {n} keys of project {project} should fail"),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    errors.join("\n")
 }
 
 fn string_value(s: &str) -> Vec<u8> {
@@ -426,4 +443,53 @@ async fn reads_go_on_after_the_server_restarts() {
 /// Feast's hash field of `"<view>:<feature>"`.
 fn layout_field(name: &str) -> [u8; 4] {
     mur3::murmurhash3_x86_32(name.as_bytes(), 0).to_le_bytes()
+}
+
+#[tokio::test]
+async fn concurrent_small_reads_each_get_their_own_replies() {
+    let (store, ()) = store().await;
+    let project = crate::unique_project("shared_order");
+    let view = driver_view();
+    for id in 1..=40 {
+        store
+            .write_batch(&project, &view, &one_row(id, 100, &format!("city {id}")))
+            .await
+            .unwrap();
+    }
+    // Reads of one or two keys, many at once on one store handle, some given up half-way: each
+    // that finishes must hold its own drivers' values, in order.
+    let read = |ids: Vec<i64>, give_up: bool| {
+        let (store, project, view) = (&store, &project, &view);
+        async move {
+            let keys: Vec<Vec<u8>> = ids.iter().map(|&id| driver_key(id)).collect();
+            let features = ["city".to_string()];
+            let reading = store.read(project, view, &features, &keys);
+            if give_up {
+                // Polled once (the read is queued), then dropped.
+                let _ = tokio::time::timeout(std::time::Duration::ZERO, reading).await;
+                return;
+            }
+            let rows = reading.await.unwrap();
+            for (i, id) in ids.iter().enumerate() {
+                let want = (*id <= 40).then(|| string_value(&format!("city {id}")));
+                assert_eq!(
+                    rows.value(i, 0).map(<[u8]>::to_vec),
+                    want,
+                    "driver {id} of {ids:?}"
+                );
+            }
+        }
+    };
+    for round in 0..3 {
+        let reads = (0..300i64).map(|i| {
+            let ids = if i % 3 == 0 {
+                vec![i % 45 + 1, (i * 7) % 45 + 1]
+            } else {
+                vec![i % 45 + 1]
+            };
+            read(ids, round > 0 && i % 4 == 0)
+        });
+        futures::future::join_all(reads).await;
+    }
+    store.teardown(&project, &[view]).await.unwrap();
 }
