@@ -242,6 +242,13 @@ async fn serve(
                         deadline = Instant::now() + dialer.response_timeout;
                     }
                 }
+                if sent.is_empty() && parsed != conn.buf.len() {
+                    // Bytes nobody asked for would be taken for the next read's replies.
+                    return Err(Failure {
+                        error: protocol_error("more replies than commands"),
+                        unanswered: sent,
+                    });
+                }
                 if start == conn.buf.len() {
                     conn.buf.clear();
                     (start, parsed) = (0, 0);
