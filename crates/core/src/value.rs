@@ -566,22 +566,16 @@ pub fn to_json(value: &pt::Value) -> serde_json::Value {
 /// Appends `value` as JSON to `out`, exactly as `serde_json` writes [`to_json`]'s result, without
 /// building a `serde_json::Value` for scalars (the hot path of online serving).
 pub fn write_json(value: &pt::Value, out: &mut Vec<u8>) {
-    fn json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
-        serde_json::to_writer(&mut *out, v).expect("a scalar serializes into memory");
+    match Scalar::of(value) {
+        Some(scalar) => scalar.write_json(out),
+        None if is_null(value) => out.extend_from_slice(b"null"),
+        None => serialize_into(out, &to_json(value)),
     }
-    if is_null(value) {
-        out.extend_from_slice(b"null");
-        return;
-    }
-    match &value.val {
-        Some(Val::StringVal(s)) => json(out, s.as_str()),
-        Some(Val::Int32Val(v)) => json(out, v),
-        Some(Val::Int64Val(v)) | Some(Val::UnixTimestampVal(v)) => json(out, v),
-        Some(Val::DoubleVal(v)) => write_float_json(out, *v),
-        Some(Val::FloatVal(v)) => write_float_json(out, f64::from(*v)),
-        Some(Val::BoolVal(v)) => json(out, v),
-        _ => json(out, &to_json(value)),
-    }
+}
+
+/// Appends `v` as `serde_json` writes it.
+fn serialize_into<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    serde_json::to_writer(&mut *out, v).expect("JSON serializes into memory");
 }
 
 /// A scalar `Value` read straight from its bytes, without building the message: what serving
@@ -644,7 +638,21 @@ fn read_varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
     None
 }
 
-impl Scalar<'_> {
+impl<'a> Scalar<'a> {
+    /// The scalar a decoded `Value` holds; `None` for lists, bytes, maps and nulls.
+    pub fn of(value: &'a pt::Value) -> Option<Self> {
+        Some(match value.val.as_ref()? {
+            Val::StringVal(s) => Scalar::Str(s),
+            Val::Int32Val(v) => Scalar::Int32(*v),
+            Val::Int64Val(v) => Scalar::Int64(*v),
+            Val::DoubleVal(v) => Scalar::Double(*v),
+            Val::FloatVal(v) => Scalar::Float(*v),
+            Val::BoolVal(v) => Scalar::Bool(*v),
+            Val::UnixTimestampVal(v) => Scalar::UnixTimestamp(*v),
+            _ => return None,
+        })
+    }
+
     /// Whether it means "no value" (Feast's null timestamp), as [`is_null`] says of a `Value`.
     pub fn is_null(&self) -> bool {
         *self == Scalar::UnixTimestamp(NULL_TIMESTAMP)
@@ -652,17 +660,14 @@ impl Scalar<'_> {
 
     /// Appends the JSON Feast's feature server writes for it, as [`write_json`] does for a `Value`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        fn json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
-            serde_json::to_writer(&mut *out, v).expect("a scalar serializes into memory");
-        }
         match *self {
             _ if self.is_null() => out.extend_from_slice(b"null"),
-            Scalar::Str(s) => json(out, s),
-            Scalar::Int32(v) => json(out, &v),
-            Scalar::Int64(v) | Scalar::UnixTimestamp(v) => json(out, &v),
+            Scalar::Str(s) => serialize_into(out, s),
+            Scalar::Int32(v) => serialize_into(out, &v),
+            Scalar::Int64(v) | Scalar::UnixTimestamp(v) => serialize_into(out, &v),
             Scalar::Double(v) => write_float_json(out, v),
             Scalar::Float(v) => write_float_json(out, f64::from(v)),
-            Scalar::Bool(v) => json(out, &v),
+            Scalar::Bool(v) => serialize_into(out, &v),
         }
     }
 
@@ -684,7 +689,7 @@ impl Scalar<'_> {
 /// A float as Feast's feature server writes it: a JSON number, or `"NaN"`/`"Infinity"`/`"-Infinity"`.
 fn write_float_json(out: &mut Vec<u8>, f: f64) {
     if f.is_finite() {
-        serde_json::to_writer(&mut *out, &f).expect("a float serializes into memory");
+        serialize_into(out, &f);
     } else if f.is_nan() {
         out.extend_from_slice(b"\"NaN\"");
     } else if f > 0.0 {

@@ -32,6 +32,7 @@ pub mod batch;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod error;
+mod memo;
 pub mod redis;
 mod rows;
 pub mod sqlite;

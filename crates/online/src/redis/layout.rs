@@ -3,9 +3,11 @@
 //! and `_ts:<view>` holding the event time as a `google.protobuf.Timestamp`.
 
 use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use prost::Message;
+
+use crate::memo::{self, Slot};
 
 /// The hash field of `feature` in `view`: murmur3_32 (seed 0) of `"<view>:<feature>"`, 4 bytes
 /// little-endian (Feast's `_mmh3`).
@@ -29,6 +31,8 @@ pub(super) struct ViewFields {
     pub(super) features: Vec<[u8; 4]>,
     /// `_ts:<view>`.
     pub(super) ts: Vec<u8>,
+    /// The feature fields and `ts` as RESP command arguments: the end of every `HMGET` of a read.
+    hmget_args: OnceLock<Vec<u8>>,
 }
 
 impl ViewFields {
@@ -40,34 +44,44 @@ impl ViewFields {
                 .map(|f| feature_field(view, f))
                 .collect(),
             ts: ts_field(view),
+            hmget_args: OnceLock::new(),
         }
+    }
+
+    /// How many fields an `HMGET` of every field reads.
+    pub(super) fn hmget_len(&self) -> usize {
+        self.features.len() + 1
+    }
+
+    /// The feature fields and the timestamp field encoded as RESP command arguments, once per
+    /// `ViewFields` (reads keep theirs per thread: [`read_fields`]).
+    pub(super) fn hmget_args(&self) -> &[u8] {
+        self.hmget_args.get_or_init(|| {
+            let mut args = Vec::with_capacity(self.features.len() * 10 + self.ts.len() + 8);
+            for field in &self.features {
+                super::reads::bulk_string(&mut args, field);
+            }
+            super::reads::bulk_string(&mut args, &self.ts);
+            args
+        })
     }
 }
 
 /// The fields of `features` of `view` for a read, remembered per thread for the last view and
 /// features read there: comparing ten names costs less than hashing them (2 % of a 1-entity read).
 pub(super) fn read_fields(view: &str, features: &[String]) -> Arc<ViewFields> {
-    /// The view, features and fields of the last [`read_fields`] on this thread.
-    struct Last {
-        view: String,
-        features: Vec<String>,
-        fields: Arc<ViewFields>,
-    }
     thread_local! {
-        static LAST: RefCell<Option<Last>> = const { RefCell::new(None) };
+        /// The view and features of the last [`read_fields`] on this thread, and their fields.
+        static LAST: Slot<(String, Vec<String>), Arc<ViewFields>> = const { RefCell::new(None) };
     }
-    LAST.with_borrow_mut(|last| match last {
-        Some(last) if last.view == view && last.features == features => Arc::clone(&last.fields),
-        _ => {
-            let fields = Arc::new(ViewFields::new(view, features.iter().map(String::as_str)));
-            *last = Some(Last {
-                view: view.to_owned(),
-                features: features.to_vec(),
-                fields: Arc::clone(&fields),
-            });
-            fields
-        }
-    })
+    memo::last_or_build(
+        &LAST,
+        |(v, f)| v == view && f == features,
+        || {
+            let fields = ViewFields::new(view, features.iter().map(String::as_str));
+            ((view.to_owned(), features.to_vec()), Arc::new(fields))
+        },
+    )
 }
 
 /// Sets `out` to the Redis key of `entity_key` in `project`.

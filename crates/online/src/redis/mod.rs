@@ -23,9 +23,9 @@ use larder_core::entity_key::EntityKeyLayout;
 use larder_core::model::FeatureView;
 use redis::{RedisError, Value};
 
-use self::conn::{CONNECT_TIMEOUT, Commands, Conn, ConnectionSpec, RESPONSE_TIMEOUT};
+use self::conn::{Commands, Conn, ConnectionSpec};
 use self::layout::{ViewFields, decode_timestamp, encode_timestamp, read_fields, redis_key};
-use self::reads::{RangeFrame, ReadConnections, bulk_string, command_header};
+use self::reads::{RangeFrame, ReadConnections, bulk_string, bulk_string_parts, command_header};
 use self::shared::SharedConnection;
 use crate::error::{Error, Result};
 use crate::{OnlineRows, OnlineStore, WriteBatch, WriteStats};
@@ -92,12 +92,11 @@ impl RedisOnlineStore {
         let conn = match config.redis_type {
             RedisType::Redis => {
                 let info = spec.node_info(&spec.nodes[0])?;
-                reads =
-                    ReadConnections::new(&info, CONNECT_TIMEOUT, RESPONSE_TIMEOUT).map(|pool| {
-                        let pool = Arc::new(pool);
-                        let shared = Arc::new(SharedConnection::new(Arc::clone(&pool)));
-                        (pool, shared)
-                    });
+                reads = ReadConnections::new(&info).map(|pool| {
+                    let pool = Arc::new(pool);
+                    let shared = Arc::new(SharedConnection::new(Arc::clone(&pool)));
+                    (pool, shared)
+                });
                 Conn::single(&spec).await?
             }
             RedisType::RedisCluster => Conn::cluster(&spec).await?,
@@ -269,7 +268,7 @@ impl RedisOnlineStore {
         if let Some((pool, shared)) = &self.reads {
             let request = hmget_request(project, fields, keys);
             let decode = |buf: &[u8], replies: &[RangeFrame]| {
-                let mut values = Vec::with_capacity(fields.features.len() + 1);
+                let mut values = Vec::with_capacity(fields.hmget_len());
                 for reply in replies {
                     frame_fields(buf, reply, &mut values)?;
                     push_row(&values, out)?;
@@ -298,7 +297,7 @@ impl RedisOnlineStore {
             .run()
             .await
             .map_err(|e| self.error(e, format_args!("reading view {view}")))?;
-        let mut values = Vec::with_capacity(fields.features.len() + 1);
+        let mut values = Vec::with_capacity(fields.hmget_len());
         for reply in &replies {
             value_fields(reply, &mut values).map_err(bad_reply)?;
             push_row(&values, out).map_err(bad_reply)?;
@@ -309,20 +308,14 @@ impl RedisOnlineStore {
 
 /// The `HMGET <key> <features...> _ts:<view>` of each of `keys`, encoded for [`ReadConnections`].
 fn hmget_request(project: &str, fields: &ViewFields, keys: &[Vec<u8>]) -> Vec<u8> {
-    let mut tail = Vec::with_capacity(fields.features.len() * 10 + fields.ts.len() + 8);
-    for field in &fields.features {
-        bulk_string(&mut tail, field);
-    }
-    bulk_string(&mut tail, &fields.ts);
-    let args = 2 + fields.features.len() + 1;
+    let tail = fields.hmget_args();
     let mut out = Vec::with_capacity(keys.len() * (tail.len() + project.len() + 64));
-    let mut key = Vec::new();
     for entity_key in keys {
-        command_header(&mut out, args);
+        command_header(&mut out, 2 + fields.hmget_len());
         bulk_string(&mut out, b"HMGET");
-        redis_key(entity_key, project, &mut key);
-        bulk_string(&mut out, &key);
-        out.extend_from_slice(&tail);
+        // The key, entity key ++ project (`redis_key`), written as one argument in two parts.
+        bulk_string_parts(&mut out, &[entity_key, project.as_bytes()]);
+        out.extend_from_slice(tail);
     }
     out
 }
@@ -348,9 +341,13 @@ fn newest_per_key(batch: &WriteBatch) -> Vec<usize> {
 
 /// The first field of an `HMGET` reply.
 fn first_field(reply: &Value) -> Option<&[u8]> {
-    let mut fields = Vec::with_capacity(1);
-    value_fields(reply, &mut fields).ok()?;
-    fields.first().copied().flatten()
+    match reply {
+        Value::Array(items) => match items.first()? {
+            Value::BulkString(bytes) => Some(bytes),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Sets `out` to the fields of an `HMGET` reply decoded by redis-rs: a bulk string per stored

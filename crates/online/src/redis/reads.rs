@@ -17,13 +17,14 @@
 
 use std::io;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use redis::{ConnectionAddr, ConnectionInfo, ProtocolVersion};
 use redis_protocol::resp2::decode::decode_range;
 pub(super) use redis_protocol::resp2::types::RangeFrame;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use super::conn::{CONNECT_TIMEOUT, RESPONSE_TIMEOUT};
 
 /// Idle connections kept per store handle; more are closed when their read ends.
 const MAX_IDLE: usize = 64;
@@ -41,8 +42,6 @@ pub(super) struct ReadConnections {
     /// `AUTH` and `SELECT` for a new connection, encoded, and how many replies they get.
     hello: Vec<u8>,
     hello_replies: usize,
-    connect_timeout: Duration,
-    pub(super) response_timeout: Duration,
     idle: Mutex<Vec<ReadConnection>>,
 }
 
@@ -56,11 +55,7 @@ pub(super) struct ReadConnection {
 impl ReadConnections {
     /// Read connections like those `info` describes; `None` when they would need what this module
     /// does not speak (TLS, a Unix socket, RESP3), so reads go through redis-rs.
-    pub(super) fn new(
-        info: &ConnectionInfo,
-        connect_timeout: Duration,
-        response_timeout: Duration,
-    ) -> Option<Self> {
+    pub(super) fn new(info: &ConnectionInfo) -> Option<Self> {
         let ConnectionAddr::Tcp(host, port) = info.addr() else {
             return None;
         };
@@ -91,8 +86,6 @@ impl ReadConnections {
             port: *port,
             hello,
             hello_replies,
-            connect_timeout,
-            response_timeout,
             idle: Mutex::new(Vec::new()),
         })
     }
@@ -133,13 +126,23 @@ impl ReadConnections {
 
     /// Opens a connection and authenticates and selects the database as configured.
     pub(super) async fn connect(&self) -> io::Result<ReadConnection> {
-        let stream = tokio::time::timeout(
-            self.connect_timeout,
-            TcpStream::connect((self.host.as_str(), self.port)),
-        )
-        .await
-        .map_err(|_| timed_out("connecting"))??;
-        stream.set_nodelay(true)?;
+        let connecting = async {
+            let stream = TcpStream::connect((self.host.as_str(), self.port)).await?;
+            stream.set_nodelay(true)?;
+            Ok::<_, io::Error>(stream)
+        };
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+            .await
+            .unwrap_or_else(|_| Err(timed_out("connecting", CONNECT_TIMEOUT)))
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "connecting to {}:{}: {e} (is the server up and reachable?)",
+                        self.host, self.port
+                    ),
+                )
+            })?;
         let mut conn = ReadConnection {
             stream,
             buf: Vec::with_capacity(BUFFER_BYTES),
@@ -153,7 +156,8 @@ impl ReadConnections {
                     return Err(io::Error::new(
                         io::ErrorKind::PermissionDenied,
                         format!(
-                            "the server refused the connection's AUTH or SELECT: {}",
+                            "the server refused the connection's AUTH or SELECT: {} (check \
+                             username=, password= and db= in online_store.connection_string)",
                             String::from_utf8_lossy(&conn.buf[range.0..range.1])
                         ),
                     ));
@@ -176,9 +180,9 @@ impl ReadConnections {
             let mut frames = Vec::with_capacity(replies);
             let mut parsed = 0;
             while frames.len() < replies {
-                match decode_range(&conn.buf[parsed..]).map_err(protocol_error)? {
+                match next_frame(&conn.buf, parsed, 0)? {
                     Some((frame, used)) => {
-                        frames.push(offset(frame, parsed));
+                        frames.push(frame);
                         parsed += used;
                     }
                     None => {
@@ -197,9 +201,9 @@ impl ReadConnections {
             }
             Ok(frames)
         };
-        tokio::time::timeout(self.response_timeout, work)
+        tokio::time::timeout(RESPONSE_TIMEOUT, work)
             .await
-            .map_err(|_| timed_out("waiting for replies"))?
+            .map_err(|_| timed_out("waiting for replies", RESPONSE_TIMEOUT))?
     }
 }
 
@@ -220,15 +224,35 @@ pub(super) fn command_header(out: &mut Vec<u8>, args: usize) {
 
 /// Appends one command argument.
 pub(super) fn bulk_string(out: &mut Vec<u8>, arg: &[u8]) {
+    bulk_string_parts(out, &[arg]);
+}
+
+/// Appends one command argument made of `parts` end to end.
+pub(super) fn bulk_string_parts(out: &mut Vec<u8>, parts: &[&[u8]]) {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
     out.push(b'$');
-    out.extend_from_slice(itoa::Buffer::new().format(arg.len()).as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(arg);
+    for part in parts {
+        out.extend_from_slice(part);
+    }
     out.extend_from_slice(b"\r\n");
 }
 
+/// The next whole reply in `buf` from `from` (`None` while it is incomplete) with its ranges made
+/// to index `buf[base..]`, and how many bytes it takes.
+pub(super) fn next_frame(
+    buf: &[u8],
+    from: usize,
+    base: usize,
+) -> io::Result<Option<(RangeFrame, usize)>> {
+    Ok(decode_range(&buf[from..])
+        .map_err(protocol_error)?
+        .map(|(frame, used)| (offset(frame, from - base), used)))
+}
+
 /// `frame`, decoded from `buf[at..]`, with its ranges made to index `buf`.
-pub(super) fn offset(frame: RangeFrame, at: usize) -> RangeFrame {
+fn offset(frame: RangeFrame, at: usize) -> RangeFrame {
     if at == 0 {
         return frame;
     }
@@ -253,8 +277,11 @@ fn retryable(e: &io::Error) -> bool {
     )
 }
 
-pub(super) fn timed_out(doing: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::TimedOut, format!("timed out {doing}"))
+pub(super) fn timed_out(doing: &str, after: std::time::Duration) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("timed out after {} s {doing}", after.as_secs()),
+    )
 }
 
 pub(super) fn protocol_error(e: impl std::fmt::Display) -> io::Error {
@@ -301,7 +328,10 @@ mod tests {
     fn only_broken_connections_are_retried() {
         assert!(retryable(&io::Error::from(io::ErrorKind::UnexpectedEof)));
         assert!(retryable(&io::Error::from(io::ErrorKind::ConnectionReset)));
-        assert!(!retryable(&timed_out("waiting for replies")));
+        assert!(!retryable(&timed_out(
+            "waiting for replies",
+            RESPONSE_TIMEOUT
+        )));
         assert!(!retryable(&protocol_error("bad")));
     }
 }

@@ -21,10 +21,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::conn::RESPONSE_TIMEOUT;
 use super::reads::{
-    RangeFrame, ReadConnection, ReadConnections, offset, protocol_error, timed_out,
+    RangeFrame, ReadConnection, ReadConnections, next_frame, protocol_error, timed_out,
 };
-use redis_protocol::resp2::decode::decode_range;
 
 /// Consumed reply bytes are dropped from the front of the buffer once there are this many.
 const COMPACT_BYTES: usize = 64 * 1024;
@@ -81,11 +81,16 @@ impl SharedConnection {
         });
         // The driver gives up a silent connection after the response timeout; a little more here
         // so that its error, which says what happened, arrives first.
-        let wait = self.dialer.response_timeout + self.dialer.response_timeout / 10;
+        let wait = RESPONSE_TIMEOUT + RESPONSE_TIMEOUT / 10;
         let reply = tokio::time::timeout(wait, answer)
             .await
-            .map_err(|_| timed_out("waiting for replies"))?
-            .map_err(|_| io::Error::other("the connection's driver stopped"))??;
+            .map_err(|_| timed_out("waiting for replies", wait))?
+            .map_err(|_| {
+                io::Error::other(
+                    "the task driving the shared read connection ended before replying (its \
+                     runtime shut down); read again",
+                )
+            })??;
         Ok(read(&reply.buf, &reply.frames))
     }
 
@@ -124,7 +129,7 @@ async fn drive(dialer: Arc<ReadConnections>, mut queue: mpsc::UnboundedReceiver<
                 continue;
             }
         };
-        match serve(conn, again.drain(..).collect(), &mut queue, &dialer).await {
+        match serve(conn, again.drain(..).collect(), &mut queue).await {
             Ok(()) => return,
             Err(Failure { error, unanswered }) => {
                 tracing::debug!(%error, "redis read connection failed");
@@ -154,7 +159,6 @@ async fn serve(
     mut conn: ReadConnection,
     first: Vec<Job>,
     queue: &mut mpsc::UnboundedReceiver<Job>,
-    dialer: &ReadConnections,
 ) -> Result<(), Failure> {
     let mut unsent: Vec<Job> = first;
     let mut sent: VecDeque<Job> = VecDeque::new();
@@ -164,7 +168,7 @@ async fn serve(
     // are decoded, `frames` the decoded replies of the front read (ranges from `start`).
     let (mut start, mut parsed) = (0, 0);
     let mut frames: Vec<RangeFrame> = Vec::new();
-    let mut deadline = Instant::now() + dialer.response_timeout;
+    let mut deadline = Instant::now() + RESPONSE_TIMEOUT;
     loop {
         while let Ok(job) = queue.try_recv() {
             unsent.push(job);
@@ -175,7 +179,7 @@ async fn serve(
                 out.extend_from_slice(&job.request);
             }
             if sent.is_empty() {
-                deadline = Instant::now() + dialer.response_timeout;
+                deadline = Instant::now() + RESPONSE_TIMEOUT;
             }
             sent.extend(unsent.drain(..));
             if let Err(error) = conn.stream.write_all(&out).await {
@@ -218,17 +222,12 @@ async fn serve(
                     return Err(Failure { error, unanswered: sent });
                 }
                 while let Some(front) = sent.front() {
-                    let decoded = match decode_range(&conn.buf[parsed..]) {
+                    let decoded = match next_frame(&conn.buf, parsed, start) {
                         Ok(decoded) => decoded,
-                        Err(e) => {
-                            return Err(Failure {
-                                error: protocol_error(e),
-                                unanswered: sent,
-                            });
-                        }
+                        Err(error) => return Err(Failure { error, unanswered: sent }),
                     };
                     let Some((frame, used)) = decoded else { break };
-                    frames.push(offset(frame, parsed - start));
+                    frames.push(frame);
                     parsed += used;
                     if frames.len() == front.replies {
                         let job = sent.pop_front().expect("the front read");
@@ -239,7 +238,7 @@ async fn serve(
                         // The caller may have given up; its replies are read all the same.
                         let _ = job.done.send(Ok(reply));
                         start = parsed;
-                        deadline = Instant::now() + dialer.response_timeout;
+                        deadline = Instant::now() + RESPONSE_TIMEOUT;
                     }
                 }
                 if sent.is_empty() && parsed != conn.buf.len() {
@@ -266,7 +265,7 @@ async fn serve(
             },
             _ = tokio::time::sleep_until(deadline) => {
                 return Err(Failure {
-                    error: timed_out("waiting for replies"),
+                    error: timed_out("waiting for replies", RESPONSE_TIMEOUT),
                     unanswered: sent,
                 });
             }

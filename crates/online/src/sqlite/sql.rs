@@ -4,6 +4,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::memo::{self, Slot};
+
 /// The table of `view` in `project` (Feast's `compute_table_id`, without versioning).
 pub(super) fn table_name(project: &str, view: &str) -> String {
     format!("{project}_{view}")
@@ -115,27 +117,18 @@ pub(super) fn upsert(table: &str, features: &[&str], entities: usize) -> String 
 /// a server thread reads the same view request after request, and building the text (and the
 /// table name in it) was 1 % of serving a 1-entity request.
 pub(super) fn select_one(project: &str, view: &str) -> Rc<str> {
-    /// The project, view and SQL of the last [`select_one`] on this thread.
-    struct Last {
-        project: String,
-        view: String,
-        sql: Rc<str>,
-    }
     thread_local! {
-        static LAST: RefCell<Option<Last>> = const { RefCell::new(None) };
+        /// The project and view of the last [`select_one`] on this thread, and its SQL.
+        static LAST: Slot<(String, String), Rc<str>> = const { RefCell::new(None) };
     }
-    LAST.with_borrow_mut(|last| match last {
-        Some(last) if last.project == project && last.view == view => Rc::clone(&last.sql),
-        _ => {
-            let sql: Rc<str> = select(&table_name(project, view), 1).into();
-            *last = Some(Last {
-                project: project.to_owned(),
-                view: view.to_owned(),
-                sql: Rc::clone(&sql),
-            });
-            sql
-        }
-    })
+    memo::last_or_build(
+        &LAST,
+        |(p, v)| p == project && v == view,
+        || {
+            let sql = select(&table_name(project, view), 1).into();
+            ((project.to_owned(), view.to_owned()), sql)
+        },
+    )
 }
 
 /// The rows of `keys` entity keys (one `?` each).
